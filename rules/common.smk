@@ -1,0 +1,159 @@
+# Config validation, paths, wildcard constraints and input functions shared by every rule file.
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+
+from snakemake.exceptions import WorkflowError
+
+from fmagenre.config import ConfigError, validate_config
+from fmagenre.io import code_fingerprint, genre_slug, read_tsv
+
+try:
+    validate_config(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+DATASET = config["dataset"]
+SYNTHETIC = DATASET["synthetic"]["enabled"]
+METADATA_DIR = Path(DATASET["metadata_dir"])
+AUDIO_DIR = Path(DATASET["audio_dir"])
+TRACKS_CSV = str(METADATA_DIR / "tracks.csv")
+GENRES_CSV = str(METADATA_DIR / "genres.csv")
+GROUND_TRUTH = str(METADATA_DIR / "ground_truth.json")
+FIG_EXT = config["figures"]["format"]
+SPLITS = ["training", "validation", "test"]
+FEATURE_SETS = ["mfcc", "mfcc+chroma", "mfcc+chroma+tonnetz", "mel"]
+MODELS = list(config["models"])
+OPTIMISED_MODELS = list(config["optimise"]["models"])
+
+
+wildcard_constraints:
+    folder=r"\d{3}",
+    feature_set="|".join(re.escape(name) for name in FEATURE_SETS),
+    split="|".join(SPLITS),
+    model="|".join(re.escape(name) for name in MODELS) or "__none__",
+    genre=r"[A-Za-z0-9_-]+",
+
+
+def code(*parts):
+    """Fingerprint of the package code a rule runs: editing it reruns the rule."""
+    return code_fingerprint(*parts)
+
+
+# ---- data-dependent lists, known once the checkpoints have run ------------------------------------
+
+
+def track_table():
+    return read_tsv(checkpoints.track_table.get().output["table"], dtype={"folder": str})
+
+
+def folders():
+    return sorted(track_table()["folder"].unique())
+
+
+def folder_audio(wildcards):
+    """The MP3s of one folder that exist; missing ones are reported by the folder job itself."""
+    table = track_table()
+    paths = table.loc[table["folder"] == wildcards.folder, "path"]
+    return [str(AUDIO_DIR / path) for path in paths if (AUDIO_DIR / path).is_file()]
+
+
+def folder_validations(wildcards):
+    return [f"results/validation/folders/{folder}.tsv" for folder in folders()]
+
+
+def folder_manifests(wildcards):
+    return [f"results/features/{folder}/manifest.tsv" for folder in folders()]
+
+
+def genre_slugs():
+    genres = read_tsv(checkpoints.splits.get().output["genres"])
+    return list(genres["slug"])
+
+
+# ---- models ---------------------------------------------------------------------------------------
+
+
+def model_spec(name):
+    """The model's config entry with the training defaults filled in (passed as a param)."""
+    return {**config["training"], **config["models"][name], "name": name}
+
+
+def model_datasets(wildcards):
+    feature_set = config["models"][wildcards.model]["features"]
+    return {
+        split: f"results/datasets/{feature_set}/{split}.h5" for split in SPLITS
+    }
+
+
+def used_feature_sets():
+    return sorted({spec["features"] for spec in config["models"].values()})
+
+
+# ---- targets --------------------------------------------------------------------------------------
+
+
+def data_targets():
+    return [
+        "results/validation/report.tsv",
+        "results/splits/tracks.tsv",
+        *expand(
+            "results/datasets/{feature_set}/{split}.h5",
+            feature_set=used_feature_sets(),
+            split=SPLITS,
+        ),
+    ]
+
+
+def model_targets():
+    if not MODELS:
+        return []
+    per_model = [
+        "checkpoint.pt",
+        "history.csv",
+        "metrics.json",
+        "curves.png",
+        "confusion.png",
+        "overfit.json",
+    ]
+    return expand(
+        "results/models/{model}/{file}", model=MODELS, file=per_model
+    ) + ["results/models/summary.tsv", f"results/figures/models/comparison.{FIG_EXT}"]
+
+
+def optimise_targets():
+    targets = []
+    for model in OPTIMISED_MODELS:
+        slugs = genre_slugs()
+        targets += expand("results/optimise/{model}/{genre}.h5", model=model, genre=slugs)
+        targets += expand("results/audio/{model}/{genre}.wav", model=model, genre=slugs)
+        targets += expand(
+            "results/audio/{model}/{genre}_best.wav", model=model, genre=slugs
+        )
+        targets += [
+            f"results/optimise/{model}/gap.tsv",
+            f"results/optimise/{model}/evolution.tsv",
+            f"results/audio/{model}/roundtrip.tsv",
+            f"results/figures/optimise/{model}/gap.{FIG_EXT}",
+            f"results/figures/optimise/{model}/evolution.{FIG_EXT}",
+            f"results/figures/optimise/{model}/optimised_inputs.{FIG_EXT}",
+        ]
+    return targets
+
+
+def figure_targets():
+    names = [
+        "genre_cooccurrence",
+        "genres_per_track",
+        "tracks_per_split",
+        "tracks_per_year",
+        "mean_mel",
+        "mel_difference",
+    ]
+    return expand("results/figures/eda/{name}.{ext}", name=names, ext=FIG_EXT)
+
+
+def all_targets(wildcards):
+    return data_targets() + model_targets() + optimise_targets() + figure_targets()

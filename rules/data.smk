@@ -1,0 +1,137 @@
+# Data stage: (synthesize) -> track table -> per-folder validation + features -> report -> splits -> packs.
+
+if SYNTHETIC:
+
+    rule synthesize:
+        output:
+            tracks=TRACKS_CSV,
+            genres=GENRES_CSV,
+            truth=GROUND_TRUTH,
+            audio=directory(str(AUDIO_DIR)),
+        params:
+            synthetic=DATASET["synthetic"],
+            code=code("data.synth"),
+        log:
+            "logs/synthesize.log",
+        benchmark:
+            "benchmarks/synthesize.tsv"
+        threads: workflow.cores
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        script:
+            "../workflow/scripts/synthesize.py"
+
+
+checkpoint track_table:
+    input:
+        tracks=TRACKS_CSV,
+        genres=GENRES_CSV,
+    output:
+        table="results/metadata/tracks.tsv",
+        genres="results/metadata/genres.tsv",
+    params:
+        subset=DATASET["subset"],
+        code=code("data.metadata"),
+    log:
+        "logs/track_table.log",
+    benchmark:
+        "benchmarks/track_table.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../workflow/scripts/track_table.py"
+
+
+def folder_track_ids(wildcards):
+    table = track_table()
+    return [int(t) for t in table.loc[table["folder"] == wildcards.folder, "track_id"]]
+
+
+rule extract_folder:
+    input:
+        audio=folder_audio,
+    output:
+        validation="results/validation/folders/{folder}.tsv",
+        manifest="results/features/{folder}/manifest.tsv",
+    params:
+        track_ids=folder_track_ids,
+        audio_dir=str(AUDIO_DIR),
+        features=config["features"],
+        validation=config["validation"],
+        code=code("data.audio", "data.validate", "features"),
+    log:
+        "logs/extract_folder/{folder}.log",
+    benchmark:
+        "benchmarks/extract_folder/{folder}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    script:
+        "../workflow/scripts/extract_folder.py"
+
+
+rule validation_report:
+    input:
+        table="results/metadata/tracks.tsv",
+        folders=folder_validations,
+    output:
+        report="results/validation/report.tsv",
+    params:
+        code=code("data.validate"),
+    log:
+        "logs/validation_report.log",
+    benchmark:
+        "benchmarks/validation_report.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow/scripts/validation_report.py"
+
+
+checkpoint splits:
+    input:
+        table="results/metadata/tracks.tsv",
+        report="results/validation/report.tsv",
+    output:
+        tracks="results/splits/tracks.tsv",
+        genres="results/splits/genres.tsv",
+    params:
+        splits=config["splits"],
+        code=code("data.splits"),
+    log:
+        "logs/splits.log",
+    benchmark:
+        "benchmarks/splits.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow/scripts/splits.py"
+
+
+rule pack_dataset:
+    input:
+        tracks="results/splits/tracks.tsv",
+        manifests=folder_manifests,
+    output:
+        **{
+            split: f"results/datasets/{{feature_set}}/{split}.h5"
+            for split in SPLITS
+        },
+    params:
+        features_dir="results/features",
+        frames=config["datasets"]["frames"],
+        code=code("data.pack"),
+    log:
+        "logs/pack_dataset/{feature_set}.log",
+    benchmark:
+        "benchmarks/pack_dataset/{feature_set}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../workflow/scripts/pack_dataset.py"

@@ -1,0 +1,1 @@
+"""fmagenre: FMA genre classification, input optimisation and genre evolution (no Snakemake import)."""
