@@ -5,7 +5,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -22,3 +22,8 @@ rule all:
     default_target: True
     input:
         all_targets,
+
+
+rule data_stage:
+    input:
+        data_targets,

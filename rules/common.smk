@@ -95,7 +95,7 @@ def used_feature_sets():
 # ---- targets --------------------------------------------------------------------------------------
 
 
-def data_targets():
+def data_targets(wildcards=None):
     return [
         "results/validation/report.tsv",
         "results/splits/tracks.tsv",

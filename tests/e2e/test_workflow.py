@@ -1,0 +1,154 @@
+"""End-to-end: the whole workflow on the tiny synthetic config, caching, incrementality, bad config."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from runner import ROOT, SNAKEMAKE, TINY_CONFIG, snakemake
+
+METADATA = "resources/synthetic/fma_metadata"
+
+
+def _report(run):
+    return pd.read_csv(run / "results/validation/report.tsv", sep="\t", keep_default_na=False)
+
+
+def test_every_stage_produces_its_outputs(workflow_run):
+    expected = [
+        "results/validation/report.tsv",
+        "results/splits/tracks.tsv",
+        "results/datasets/mfcc/training.h5",
+        "results/datasets/mel/test.h5",
+        "results/models/summary.tsv",
+        "results/figures/eda/mean_mel.png",
+        "results/figures/eda/mel_difference.png",
+    ]
+    for relative in expected:
+        assert (workflow_run / relative).is_file(), relative
+    summary = pd.read_csv(workflow_run / "results/models/summary.tsv", sep="\t")
+    config_models = __import__("yaml").safe_load(TINY_CONFIG.read_text())["models"]
+    assert set(summary["model"]) == set(config_models)
+
+
+def test_every_planted_fault_gets_its_status(workflow_run):
+    truth = json.loads((workflow_run / METADATA / "ground_truth.json").read_text())
+    report = _report(workflow_run).set_index("track_id")
+    faults = truth["faults"]
+    assert faults
+    for fault in faults:
+        row = report.loc[int(fault["track_id"])]
+        assert row["status"] == fault["expected_status"], (fault, row.to_dict())
+        assert row["reason"], fault
+    clean = report.drop(index=[int(f["track_id"]) for f in faults])
+    assert (clean["status"] == "ok").all()
+
+
+def test_bad_clips_are_excluded_downstream(workflow_run):
+    report = _report(workflow_run)
+    bad = set(report.loc[report["status"] != "ok", "track_id"])
+    splits = pd.read_csv(workflow_run / "results/splits/tracks.tsv", sep="\t")
+    assert bad and not bad & set(splits["track_id"])
+    with h5py.File(workflow_run / "results/datasets/mfcc/training.h5") as packed:
+        assert not bad & set(packed["track_id"][:].tolist())
+
+
+def test_second_dry_run_has_nothing_to_do(workflow_run):
+    result = snakemake(workflow_run, "-n", "--cores", "1")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def _h5_mtimes(run):
+    return {p.name: p.stat().st_mtime_ns for p in (run / "results/features").rglob("*.h5")}
+
+
+def _dry_run_jobs(run, *args):
+    result = snakemake(run, "-n", "--cores", "1", "data_stage", *args)
+    text = result.stdout + result.stderr
+    table = text.split("Job stats:")[1] if "Job stats:" in text else ""
+    counts = {}
+    for line in table.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts, text
+
+
+def test_changing_one_mp3_reextracts_only_that_track(data_run):
+    report = _report(data_run)
+    ok = report.loc[report["status"] == "ok", "track_id"].tolist()
+    target, donor = ok[0], ok[-1]
+    audio = data_run / "resources/synthetic/fma_small"
+    target_path = audio / f"{target:06d}"[:3] / f"{target:06d}.mp3"
+    before = _h5_mtimes(data_run)
+    shutil.copyfile(audio / f"{donor:06d}"[:3] / f"{donor:06d}.mp3", target_path)
+    counts, text = _dry_run_jobs(data_run)
+    assert counts.get("extract_folder") == 1, text
+    snakemake(data_run, "--cores", "2", "data_stage")
+    after = _h5_mtimes(data_run)
+    changed = {name for name in before if after.get(name) != before[name]}
+    assert changed == {f"{target:06d}.h5"}
+
+
+def test_changing_n_mfcc_reruns_features_and_downstream(data_run, tmp_path):
+    override = tmp_path / "n_mfcc.yaml"
+    override.write_text("features:\n  n_mfcc: 13\n")
+    folders = {p.name for p in (data_run / "results/features").iterdir() if p.is_dir()}
+    counts, text = _dry_run_jobs(data_run, "--configfile", str(TINY_CONFIG), str(override))
+    assert counts.get("extract_folder") == len(folders), text
+    assert counts.get("pack_dataset", 0) >= 1, text
+    snakemake(data_run, "--cores", "2", "data_stage", "--configfile", str(TINY_CONFIG), str(override))
+    with h5py.File(data_run / "results/datasets/mfcc/training.h5") as packed:
+        assert packed["x"].shape[1] == 13
+
+
+def test_killed_feature_job_leaves_nothing_trusted(data_run, tmp_path):
+    """kill -9 the whole run while folder jobs write HDF5; the rerun equals an uninterrupted run."""
+    shutil.copytree(data_run / "resources", tmp_path / "resources")
+    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(TINY_CONFIG), "--cores", "1", "data_stage"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((tmp_path / "results/features").rglob("*.h5")):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    snakemake(tmp_path, "--cores", "2", "data_stage")
+    assert not list((tmp_path / "results").rglob("*.tmp"))
+    for split in ("training", "validation", "test"):
+        name = f"results/datasets/mfcc+chroma+tonnetz/{split}.h5"
+        if not (data_run / name).exists():
+            name = f"results/datasets/mfcc/{split}.h5"
+        with h5py.File(data_run / name) as want, h5py.File(tmp_path / name) as got:
+            for key in ("x", "y", "track_id", "mean", "std"):
+                np.testing.assert_array_equal(want[key][...], got[key][...], err_msg=f"{name}:{key}")
+    pd.testing.assert_frame_equal(_report(data_run), _report(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("features:\n  n_mfc: 13\n", "features.n_mfc"),
+        ("features:\n  hop_length: big\n", "features.hop_length"),
+        ("splits:\n  keep_genres: [Jaz]\n", "splits.keep_genres"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, override, key):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(override)
+    result = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(TINY_CONFIG), str(bad),
+                       check=False)
+    assert result.returncode != 0
+    assert key in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
