@@ -15,7 +15,7 @@ if SYNTHETIC:
             "logs/synthesize.log",
         benchmark:
             "benchmarks/synthesize.tsv"
-        threads: workflow.cores
+        threads: 4
         resources:
             mem_mb=2000,
             runtime=30,

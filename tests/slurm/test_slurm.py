@@ -1,0 +1,120 @@
+"""The tiny synthetic workflow through `profiles/slurm` on a real (single-node) SLURM cluster.
+
+Every job must go through sbatch, land in the partition the profile asks for, complete, and the
+results must equal a local run's. One test function on purpose: the cluster owns
+/etc/slurm/slurm.conf while it runs, so it must not be started twice in parallel (pytest-xdist).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+SLURM_PROFILE = ROOT / "profiles" / "slurm"
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from runner import SNAKEMAKE, TINY_CONFIG  # noqa: E402
+
+SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.\n")
+FINISHED = re.compile(r"Finished jobid: (\d+) \(Rule: (\w+)\)")
+# Rules without an action (pure targets) are never submitted anywhere.
+TARGET_RULES = {"all", "data_stage"}
+
+
+def _run(workdir: Path, *args: str, env: dict | None = None, timeout: int = 1500):
+    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(TINY_CONFIG), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, f"snakemake {' '.join(args)} failed:\n{text[-12000:]}"
+    return text
+
+
+def _fit_to_test_node(resources: dict, cluster) -> dict:
+    """The profile's requests, shrunk to what the one CPU-only test node has; partitions kept."""
+    fitted = {}
+    for key, value in resources.items():
+        if key == "gpu":
+            value = 0
+        elif key == "mem_mb":
+            cap = min(2000, cluster.memory_mb // cluster.cpus)
+            value = min(value, cap) if isinstance(value, int) else cap
+        elif key == "cpus_per_task":
+            value = min(int(value), cluster.cpus)
+        fitted[key] = value
+    return fitted
+
+
+def _test_overrides(profile: dict, cluster) -> list[str]:
+    # Command-line maps replace the profile's whole map, so every entry is restated here.
+    defaults = _fit_to_test_node(profile["default-resources"], cluster)
+    per_rule = {rule: _fit_to_test_node(res, cluster) for rule, res in profile["set-resources"].items()}
+    return [
+        "--workflow-profile", str(SLURM_PROFILE),
+        "--cores", str(cluster.cpus), "--max-threads", str(cluster.cpus),
+        "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-keep-successful-logs",
+        "--default-resources", *[f"{key}={value}" for key, value in defaults.items()],
+        "--set-resources", *[f"{rule}:{key}={value}" for rule, res in per_rule.items()
+                             for key, value in res.items()],
+    ]
+
+
+def _assert_same_results(local: Path, slurm: Path) -> None:
+    for table in ("results/validation/report.tsv", "results/splits/tracks.tsv",
+                  "results/splits/genres.tsv", "results/metadata/tracks.tsv"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(local / table, sep="\t", keep_default_na=False),
+            pd.read_csv(slurm / table, sep="\t", keep_default_na=False), obj=table)
+    packs = sorted(p.relative_to(local) for p in (local / "results/datasets").rglob("*.h5"))
+    assert packs, "the local run packed no datasets"
+    assert packs == sorted(p.relative_to(slurm) for p in (slurm / "results/datasets").rglob("*.h5"))
+    for pack in packs:
+        with h5py.File(local / pack) as want, h5py.File(slurm / pack) as got:
+            assert set(want) == set(got), pack
+            for key in want:
+                np.testing.assert_array_equal(want[key][...], got[key][...], err_msg=f"{pack}:{key}")
+    metrics = sorted(p.relative_to(local) for p in (local / "results/models").glob("*/metrics.json"))
+    assert metrics == sorted(p.relative_to(slurm) for p in (slurm / "results/models").glob("*/metrics.json"))
+    for path in metrics:
+        assert json.loads((local / path).read_text()) == json.loads((slurm / path).read_text()), path
+
+
+def test_tiny_workflow_on_slurm_equals_local_run(slurm_cluster, slurm_profile, tmp_path):
+    local, slurm = tmp_path / "local", tmp_path / "slurm"
+    _run(local, "--cores", "2")
+
+    start = time.monotonic()
+    log = _run(slurm, *_test_overrides(slurm_profile, slurm_cluster), env=slurm_cluster.env)
+    elapsed = time.monotonic() - start
+
+    submitted = {int(slurm_id): (int(job), Path(path)) for job, slurm_id, path in SUBMITTED.findall(log)}
+    finished = {int(job): rule for job, rule in FINISHED.findall(log)}
+    executed = {job: rule for job, rule in finished.items() if rule not in TARGET_RULES}
+    assert executed, log[-4000:]
+    # every executed job went through sbatch, exactly once (no retry, no local execution)
+    assert sorted(job for job, _ in submitted.values()) == sorted(executed), log[-8000:]
+
+    queue = {int(job["job_id"]): job for job in slurm_cluster.squeue()}
+    assert set(queue) == set(submitted), (queue, submitted)
+    partitions = {rule: res.get("slurm_partition") for rule, res in slurm_profile["set-resources"].items()}
+    default_partition = slurm_profile["default-resources"]["slurm_partition"]
+    for slurm_id, (job, slurm_log) in submitted.items():
+        rule = executed[job]
+        assert queue[slurm_id]["state"] == "COMPLETED", queue[slurm_id]
+        assert queue[slurm_id]["comment"].startswith(f"rule_{rule}"), queue[slurm_id]
+        assert queue[slurm_id]["partition"] == (partitions.get(rule) or default_partition), (rule, queue[slurm_id])
+        # the job's own log: Snakemake ran the rule inside the SLURM allocation
+        assert re.search(rf"^(rule|checkpoint) {rule}:", slurm_log.read_text(), re.M), slurm_log
+
+    _assert_same_results(local, slurm)
+    print(f"\nSLURM run: {len(submitted)} SLURM jobs, {elapsed:.0f} s "
+          f"({', '.join(f'{r}={n}' for r, n in sorted(pd.Series(executed).value_counts().items()))})")
