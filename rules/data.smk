@@ -58,6 +58,7 @@ rule extract_folder:
     params:
         track_ids=folder_track_ids,
         audio_dir=str(AUDIO_DIR),
+        features_dir="results/features",
         features=config["features"],
         validation=config["validation"],
         code=code("data.audio", "data.validate", "features"),
@@ -80,6 +81,7 @@ rule validation_report:
     output:
         report="results/validation/report.tsv",
     params:
+        audio_dir=str(AUDIO_DIR),
         code=code("data.validate"),
     log:
         "logs/validation_report.log",
@@ -116,6 +118,7 @@ checkpoint splits:
 rule pack_dataset:
     input:
         tracks="results/splits/tracks.tsv",
+        genres="results/splits/genres.tsv",
         manifests=folder_manifests,
     output:
         **{

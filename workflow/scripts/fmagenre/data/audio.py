@@ -12,9 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import lameenc
 import numpy as np
 import soundfile as sf
 import soxr
+
+from fmagenre.io import atomic_path
 
 RESAMPLER = "soxr_hq"
 
@@ -41,7 +44,9 @@ def decode(path: str | os.PathLike, sr: int, mono: bool = True) -> tuple[np.ndar
     """
     path = Path(path)
     if path.is_dir():
-        raise AudioDecodeError(f"{path} is a directory, not an audio file; replace it with the clip")
+        raise AudioDecodeError(
+            f"{path} is a directory, not an audio file; replace it with the clip"
+        )
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
@@ -74,8 +79,21 @@ def decode(path: str | os.PathLike, sr: int, mono: bool = True) -> tuple[np.ndar
         )
     if not np.isfinite(native).all():
         raise AudioDecodeError(f"{path} decodes to non-finite samples (NaN/inf); re-encode it")
-    signal = native.mean(axis=1) if mono else native.T
+    signal = mix_down(native) if mono else native.T
     return resample(signal, info.sample_rate, sr), info
+
+
+def mix_down(native: np.ndarray) -> np.ndarray:
+    """``librosa.to_mono(native.T)`` bit for bit: channels summed in order, then divided.
+
+    numpy's ``mean`` over the short, strided channel axis costs more than decoding; this is ~15x
+    faster with the same float32 operations in the same order.
+    """
+    mono = native[:, 0].copy()
+    for channel in range(1, native.shape[1]):
+        mono += native[:, channel]
+    mono /= native.shape[1]
+    return mono
 
 
 def resample(signal: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
@@ -94,6 +112,26 @@ def resample(signal: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
         pad = [(0, 0)] * (out.ndim - 1) + [(0, n_out - out.shape[-1])]
         out = np.pad(out, pad)
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def encode_mp3(
+    path: str | os.PathLike, signal: np.ndarray, sr: int, bitrate_kbps: int = 128, quality: int = 2
+) -> None:
+    """Write ``signal`` (float in [-1, 1], [n] or [n, channels]) as an MP3 with LAME, atomically.
+
+    The encoder of the synthetic data, the tests and the benchmark (FMA's clips are LAME MP3s).
+    """
+    pcm = np.asarray(signal, dtype=np.float64)
+    channels = 1 if pcm.ndim == 1 else pcm.shape[1]
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(bitrate_kbps)
+    encoder.set_in_sample_rate(sr)
+    encoder.set_channels(channels)
+    encoder.set_quality(quality)
+    samples = (np.clip(pcm, -1.0, 1.0) * 32767).astype("<i2")
+    data = encoder.encode(samples.tobytes()) + encoder.flush()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(bytes(data))
 
 
 def _diagnose(head: bytes) -> str:

@@ -81,35 +81,40 @@ def judge(info: AudioInfo, level: float, params: ValidationParams) -> ClipValida
     if info.container != "MP3":
         notes.append(f"{info.container} content in a file named .mp3 (decodable, used as is)")
     if info.sample_rate != FMA_SAMPLE_RATE:
-        notes.append(f"native rate {info.sample_rate} Hz, not FMA's {FMA_SAMPLE_RATE} Hz (resampled)")
+        notes.append(
+            f"native rate {info.sample_rate} Hz, not FMA's {FMA_SAMPLE_RATE} Hz (resampled)"
+        )
     if info.duration_s > 2 * FMA_CLIP_SECONDS:
         notes.append(f"much longer than a {FMA_CLIP_SECONDS:g} s clip (packs crop it)")
     return ClipValidation("ok", "; ".join(notes), **facts)
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A clip that decoded: the signal at the feature rate, its native facts and RMS level."""
+
+    signal: np.ndarray
+    info: AudioInfo
+    level_dbfs: float
+
+
 def validate_clip(
     path: str | os.PathLike, sr: int, mono: bool, params: ValidationParams
-) -> tuple[ClipValidation, np.ndarray | None, float]:
-    """Decode and judge one clip: (validation, signal at ``sr`` or None, RMS level in dBFS).
+) -> tuple[ClipValidation, Decoded | None]:
+    """Decode and judge one clip; the decoded clip comes back for feature extraction (one decode).
 
     Never raises for a bad file: every failure becomes a status with a reason.
     """
     path = Path(path)
     if not path.exists():
-        return (
-            ClipValidation(
-                "missing",
-                f"{path} not found (listed in the metadata); restore it from the archive",
-            ),
-            None,
-            float("nan"),
-        )
+        reason = f"{path} not found (listed in the metadata); restore it from the archive"
+        return ClipValidation("missing", reason), None
     try:
         signal, info = decode(path, sr, mono)
     except AudioDecodeError as error:
-        return ClipValidation("undecodable", str(error)), None, float("nan")
+        return ClipValidation("undecodable", str(error)), None
     level = level_dbfs(signal)
-    return judge(info, level, params), signal, level
+    return judge(info, level, params), Decoded(signal, info, level)
 
 
 def validation_report(

@@ -1,0 +1,193 @@
+"""Packed datasets: layout, labels, training-only statistics, pad/crop policy, bounded streaming."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from fmagenre.data.pack import PAD_POLICY, SPLITS, fit_frames, pack_dataset
+from fmagenre.features.extract import FeatureParams, write_track
+from fmagenre.io import write_tsv
+
+PARAMS = FeatureParams(n_mfcc=5, n_mels=16)
+GENRES = ["Hip-Hop", "Old-Time / Historic", "Rock"]
+
+
+def make_features(root, lengths: dict[int, int], seed=0) -> dict[int, dict]:
+    """Per-track HDF5 files written by the extractor's writer, with random features of given lengths."""
+    rng = np.random.default_rng(seed)
+    stored, manifest = {}, []
+    for track_id, frames in lengths.items():
+        features = {
+            name: rng.gamma(2.0, 1.0 + track_id % 7, size=(bands, frames)).astype(np.float32)
+            for name, bands in PARAMS.bands().items()
+        }
+        features["mel"][0, :3] = 0.0  # exercises the dB floor
+        h5 = f"{track_id // 1000:03d}/{track_id:06d}.h5"
+        write_track(root / "features" / h5, features, {**PARAMS.attrs(), "frames": frames})
+        stored[track_id] = features
+        manifest.append({"track_id": track_id, "h5": h5, "frames": frames})
+    write_tsv(root / "manifest.tsv", pd.DataFrame(manifest))
+    return stored
+
+
+def make_splits(root, track_ids, splits) -> pd.DataFrame:
+    rows = []
+    for i, (track_id, split) in enumerate(zip(track_ids, splits)):
+        rows.append(
+            {
+                "track_id": track_id,
+                "split": split,
+                "genre_top": GENRES[i % 3],
+                "label": i % 3,
+                "year": 2000 + i if i % 4 else np.nan,
+                "genres_all": "|".join(GENRES[: 1 + i % 3]) if i % 5 else GENRES[i % 3],
+                "artist_id": i,
+                "folder": f"{track_id // 1000:03d}",
+            }
+        )
+    table = pd.DataFrame(rows)
+    write_tsv(root / "tracks.tsv", table.sample(frac=1, random_state=1))  # order must not matter
+    genres = pd.DataFrame({"label": [2, 0, 1], "genre": [GENRES[2], GENRES[0], GENRES[1]]})
+    write_tsv(root / "genres.tsv", genres)
+    return table
+
+
+def pack(root, feature_set, frames=None):
+    out = {split: root / "datasets" / feature_set / f"{split}.h5" for split in SPLITS}
+    used = pack_dataset(
+        root / "tracks.tsv",
+        root / "genres.tsv",
+        [root / "manifest.tsv"],
+        root / "features",
+        feature_set,
+        frames,
+        out,
+    )
+    return used, out
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    lengths = {1002: 100, 1005: 96, 1007: 100, 2001: 130, 2004: 100, 2009: 100, 3000: 61, 3003: 100}
+    stored = make_features(tmp_path, lengths)
+    table = make_splits(
+        tmp_path,
+        list(lengths),
+        [
+            "training",
+            "training",
+            "validation",
+            "training",
+            "test",
+            "training",
+            "validation",
+            "test",
+        ],
+    )
+    return tmp_path, stored, table
+
+
+def expected_x(stored, track_id, features, frames):
+    parts = [
+        (
+            10 * np.log10(np.maximum(stored[track_id][name], 1e-10))
+            if name == "mel"
+            else stored[track_id][name]
+        )
+        for name in features
+    ]
+    return fit_frames(np.concatenate(parts), frames)
+
+
+@pytest.mark.parametrize(
+    "feature_set, features",
+    [("mfcc+chroma+tonnetz", ["mfcc", "chroma", "tonnetz"]), ("mel", ["mel"])],
+)
+def test_layout_labels_and_training_only_statistics(dataset, feature_set, features):
+    root, stored, table = dataset
+    frames, out = pack(root, feature_set)
+    assert frames == 100  # the lower median of the frame counts
+    channels = sum(PARAMS.bands()[name] for name in features)
+    training_x, means = [], []
+    for split in SPLITS:
+        rows = table[table["split"] == split].sort_values("track_id")
+        with h5py.File(out[split], "r") as handle:
+            assert (
+                handle["x"].shape == (len(rows), channels, frames)
+                and handle["x"].dtype == np.float32
+            )
+            assert handle["x"].chunks == (1, channels, frames)  # one track per write
+            np.testing.assert_array_equal(handle["track_id"][()], rows["track_id"])
+            assert handle["y"].dtype == np.int64
+            np.testing.assert_array_equal(handle["y"][()], rows["label"])
+            np.testing.assert_array_equal(handle["year"][()], rows["year"].to_numpy(np.float32))
+            for row, titles in zip(handle["y_multi"][()], rows["genres_all"]):
+                assert row.dtype == np.uint8
+                assert [GENRES[i] for i in np.flatnonzero(row)] == sorted(
+                    titles.split("|"), key=GENRES.index
+                )
+            for i, track_id in enumerate(rows["track_id"]):
+                np.testing.assert_allclose(
+                    handle["x"][i], expected_x(stored, track_id, features, frames), rtol=1e-6
+                )
+            attrs = dict(handle.attrs)
+            assert attrs["feature_set"] == feature_set and attrs["frames"] == frames
+            assert json.loads(attrs["bands"]) == [[name, PARAMS.bands()[name]] for name in features]
+            assert json.loads(attrs["genres"]) == GENRES
+            assert attrs["pad_policy"] == PAD_POLICY
+            assert (attrs["sr"], attrs["hop_length"], attrs["n_fft"]) == (22050, 512, 2048)
+            assert (attrs["n_mels"], attrs["n_mfcc"]) == (16, 5)
+            means.append((handle["mean"][()], handle["std"][()]))
+            if split == "training":
+                training_x = handle["x"][()].astype(np.float64)
+    mean, std = means[0]
+    np.testing.assert_allclose(mean, training_x.mean(axis=(0, 2)), rtol=1e-5)
+    np.testing.assert_allclose(std, training_x.std(axis=(0, 2)), rtol=1e-5)
+    for other_mean, other_std in means[1:]:
+        np.testing.assert_array_equal(other_mean, mean)
+        np.testing.assert_array_equal(other_std, std)
+
+
+def test_pad_and_crop_policy():
+    x = np.arange(2 * 7, dtype=np.float32).reshape(2, 7)
+    np.testing.assert_array_equal(fit_frames(x, 3), x[:, 2:5])  # centre crop
+    np.testing.assert_array_equal(fit_frames(x, 7), x)
+    np.testing.assert_array_equal(fit_frames(x, 10), np.concatenate([x, x[:, :3]], axis=1))  # wrap
+    np.testing.assert_array_equal(fit_frames(x, 16), np.concatenate([x, x, x[:, :2]], axis=1))
+
+
+def test_fixed_frame_count_from_config(dataset):
+    root, stored, _ = dataset
+    frames, out = pack(root, "mfcc", frames=80)
+    assert frames == 80
+    with h5py.File(out["training"], "r") as handle:
+        assert handle["x"].shape[2] == 80
+        np.testing.assert_array_equal(handle["x"][0], stored[1002]["mfcc"][:, 10:90])
+
+
+def test_stale_splits_are_refused(dataset):
+    root, _, table = dataset
+    write_tsv(root / "tracks.tsv", pd.concat([table, table.iloc[[0]].assign(track_id=4444)]))
+    with pytest.raises(ValueError, match="4444.*rerun the splits rule"):
+        pack(root, "mfcc")
+
+
+def test_peak_memory_stays_bounded(tmp_path):
+    """Packing 150 tracks must not hold the set in memory: peak well under the size of x."""
+    lengths = {1000 + i: 1000 for i in range(150)}
+    make_features(tmp_path, lengths)
+    make_splits(tmp_path, list(lengths), ["training", "validation", "test"] * 50)
+    x_bytes = 150 * PARAMS.n_mels * 1000 * 4
+    tracemalloc.start()
+    try:
+        pack(tmp_path, "mel")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < x_bytes / 4, (peak, x_bytes)
