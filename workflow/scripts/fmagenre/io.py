@@ -73,15 +73,16 @@ def read_tsv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""], **kwargs)
 
 
-def code_fingerprint(*parts: str) -> str:
+def code_fingerprint(*parts: str, include_io: bool = True) -> str:
     """Hash the source of package modules or subpackages (``"data.synth"``, ``"features"``).
 
     Rules pass this as a param so that editing the code a rule runs makes Snakemake rerun it
-    (Snakemake itself tracks only the script file, not what it imports). ``io`` is always included
-    because every stage writes through it.
+    (Snakemake itself tracks only the script file, not what it imports). ``io`` is included by
+    default because every stage writes through it; per-item caches that must survive I/O-only edits
+    (the per-track feature files) pass ``include_io=False``.
     """
     digest = hashlib.sha256()
-    files: list[Path] = [PACKAGE_ROOT / "io.py"]
+    files: list[Path] = [PACKAGE_ROOT / "io.py"] if include_io else []
     for part in parts:
         target = PACKAGE_ROOT.joinpath(*part.split("."))
         if target.is_dir():

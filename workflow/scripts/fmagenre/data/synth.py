@@ -1,0 +1,493 @@
+"""Synthetic, FMA-shaped dataset: the pipeline's embedded default.
+
+Writes exactly what the real download holds — ``fma_metadata/tracks.csv`` (52 columns under the real
+two-level header), ``genres.csv`` and ``fma_{subset}/NNN/NNNNNN.mp3`` (44.1 kHz stereo LAME MP3) — plus
+``ground_truth.json``, which records every planted effect (genre synthesis parameters, per-genre drifts
+with release year, broken clips) so that tests can check that the pipeline recovers them.
+
+Each genre is a distribution over musical parameters (tempo, drum pattern, bass, harmonic timbre,
+scale, noise, dynamics). Genres overlap on purpose: per-track parameters scatter widely around the
+genre's centre, and tracks with a second root genre borrow a quarter of its character, so a good
+classifier lands well above chance but clearly below 100 %.
+
+CLI: ``python -m fmagenre.data.synth --metadata-dir DIR --audio-dir DIR [--preset small|medium] ...``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fmagenre.data.splits import grouped_split
+from fmagenre.io import atomic_path, write_json
+
+log = logging.getLogger("fmagenre.synth")
+
+SAMPLE_RATE = 44100  # the MP3s' rate, as in the real FMA clips
+RENDER_RATE = 22050  # synthesis rate; the features never look above 11 kHz, and it halves the cost
+YEARS = (2006, 2017)  # release years are drawn from this closed range (12 years)
+
+# The real tracks.csv columns, in the real (sorted) order: 13 album, 17 artist, 2 set, 20 track.
+COLUMNS = (
+    [("album", c) for c in (
+        "comments date_created date_released engineer favorites id information listens "
+        "producer tags title tracks type").split()]
+    + [("artist", c) for c in (
+        "active_year_begin active_year_end associated_labels bio comments date_created favorites id "
+        "latitude location longitude members name related_projects tags website "
+        "wikipedia_page").split()]
+    + [("set", "split"), ("set", "subset")]
+    + [("track", c) for c in (
+        "bit_rate comments composer date_created date_recorded duration favorites genre_top genres "
+        "genres_all information interest language_code license listens lyricist number publisher "
+        "tags title").split()]
+)
+
+# Top-level genres: real FMA genre ids and the real fma_medium track counts (its imbalance).
+TOP_GENRES = {
+    "Rock": (12, 7103), "Electronic": (15, 6314), "Experimental": (38, 2251), "Hip-Hop": (21, 2201),
+    "Folk": (17, 1519), "Instrumental": (1235, 1350), "Pop": (10, 1186), "International": (2, 1018),
+    "Classical": (5, 619), "Old-Time / Historic": (8, 510), "Jazz": (4, 384), "Country": (9, 178),
+    "Soul-RnB": (14, 154), "Spoken": (20, 118), "Blues": (3, 74), "Easy Listening": (13, 21),
+}
+SMALL_GENRES = ["Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International",
+                "Pop", "Rock"]
+
+# Genre centres: tempo (bpm), kick/snare/hat level, bass level, harmonics count, harmonic rolloff
+# (higher = darker), brightness (lowpass-ish tilt of the noise, 0..1), noise level, scale, swing,
+# dynamics depth, note rate (notes per beat). Chosen so neighbours share parameters (overlap).
+_CENTRES = {
+    "Electronic":   dict(tempo=126, kick=0.9, snare=0.3, hat=0.6, bass=0.8, harmonics=3, rolloff=1.6, bright=0.55, noise=0.05, scale="minor", dyn=0.1, notes=2),
+    "Experimental": dict(tempo=92, kick=0.2, snare=0.2, hat=0.2, bass=0.3, harmonics=9, rolloff=0.7, bright=0.75, noise=0.30, scale="chromatic", dyn=0.6, notes=3),
+    "Folk":         dict(tempo=100, kick=0.1, snare=0.1, hat=0.1, bass=0.3, harmonics=6, rolloff=1.1, bright=0.40, noise=0.03, scale="major", dyn=0.3, notes=2),
+    "Hip-Hop":      dict(tempo=90, kick=1.0, snare=0.8, hat=0.5, bass=0.9, harmonics=4, rolloff=1.4, bright=0.35, noise=0.06, scale="minor", dyn=0.15, notes=1),
+    "Instrumental": dict(tempo=80, kick=0.2, snare=0.1, hat=0.1, bass=0.4, harmonics=7, rolloff=1.0, bright=0.45, noise=0.02, scale="major", dyn=0.5, notes=1),
+    "International": dict(tempo=110, kick=0.4, snare=0.5, hat=0.7, bass=0.4, harmonics=5, rolloff=0.9, bright=0.60, noise=0.04, scale="pentatonic", dyn=0.3, notes=3),
+    "Pop":          dict(tempo=116, kick=0.7, snare=0.6, hat=0.4, bass=0.6, harmonics=5, rolloff=1.2, bright=0.60, noise=0.03, scale="major", dyn=0.2, notes=2),
+    "Rock":         dict(tempo=132, kick=0.8, snare=0.9, hat=0.8, bass=0.7, harmonics=12, rolloff=0.5, bright=0.70, noise=0.10, scale="minor", dyn=0.2, notes=2),
+    "Classical":    dict(tempo=72, kick=0.0, snare=0.0, hat=0.0, bass=0.3, harmonics=8, rolloff=1.0, bright=0.40, noise=0.01, scale="major", dyn=0.7, notes=2),
+    "Old-Time / Historic": dict(tempo=104, kick=0.1, snare=0.2, hat=0.1, bass=0.3, harmonics=6, rolloff=1.3, bright=0.25, noise=0.25, scale="major", dyn=0.3, notes=2),
+    "Jazz":         dict(tempo=140, kick=0.3, snare=0.3, hat=0.9, bass=0.7, harmonics=6, rolloff=1.1, bright=0.50, noise=0.03, scale="chromatic", dyn=0.4, notes=3),
+    "Country":      dict(tempo=108, kick=0.5, snare=0.6, hat=0.3, bass=0.5, harmonics=7, rolloff=0.9, bright=0.55, noise=0.03, scale="major", dyn=0.2, notes=2),
+    "Soul-RnB":     dict(tempo=96, kick=0.7, snare=0.7, hat=0.5, bass=0.8, harmonics=4, rolloff=1.3, bright=0.45, noise=0.03, scale="minor", dyn=0.25, notes=2),
+    "Spoken":       dict(tempo=60, kick=0.0, snare=0.0, hat=0.0, bass=0.1, harmonics=2, rolloff=2.0, bright=0.65, noise=0.35, scale="chromatic", dyn=0.8, notes=4),
+    "Blues":        dict(tempo=84, kick=0.5, snare=0.5, hat=0.4, bass=0.6, harmonics=8, rolloff=0.8, bright=0.45, noise=0.05, scale="minor", dyn=0.3, notes=2),
+    "Easy Listening": dict(tempo=88, kick=0.3, snare=0.2, hat=0.3, bass=0.4, harmonics=4, rolloff=1.5, bright=0.35, noise=0.02, scale="major", dyn=0.2, notes=1),
+}
+_SCALES = {"major": [0, 2, 4, 5, 7, 9, 11], "minor": [0, 2, 3, 5, 7, 8, 10],
+           "pentatonic": [0, 2, 4, 7, 9], "chromatic": list(range(12))}
+# Per-genre drift with release year. `bright` moves the spectral tilt (and so the spectral centroid),
+# `tempo` the beat. Signs alternate so that a trend test cannot pass by a global bias.
+_DRIFT_SLOPES = {"bright": 0.035, "tempo": 1.5}
+
+# Planted faults: the kind, how it is made, and the status validation must give it.
+FAULTS = [
+    ("short", "short"), ("short", "short"), ("empty", "undecodable"), ("header_only", "undecodable"),
+    ("garbage", "undecodable"), ("silent", "silent"), ("missing", "missing"),
+]
+
+
+def preset_genres(preset: str) -> list[str]:
+    """Sorted top-level genre titles of a preset (``small``: fma_small's 8; ``medium``: 16)."""
+    if preset == "small":
+        return sorted(SMALL_GENRES)
+    if preset == "medium":
+        return sorted(TOP_GENRES)
+    raise ValueError(f"unknown synthetic preset {preset!r}; use 'small' or 'medium'")
+
+
+def genre_counts(preset: str, tracks_per_genre: int, n_tracks: int | None = None) -> dict[str, int]:
+    """Tracks per genre: balanced for ``small``; the real fma_medium shares for ``medium``."""
+    genres = preset_genres(preset)
+    total = n_tracks or tracks_per_genre * len(genres)
+    if preset == "small" and n_tracks is None:
+        return {g: tracks_per_genre for g in genres}
+    weights = np.array([1.0 if preset == "small" else TOP_GENRES[g][1] for g in genres])
+    counts = np.maximum(3, np.round(weights / weights.sum() * total)).astype(int)
+    counts[np.argmax(counts)] += total - counts.sum()  # exact total, adjusted on the largest genre
+    return dict(zip(genres, counts.tolist()))
+
+
+def _genre_table(genres: list[str]) -> pd.DataFrame:
+    """genres.csv rows: each top-level genre plus two sub-genres (ids above the real id range)."""
+    rows = []
+    for index, title in enumerate(sorted(genres)):
+        gid = TOP_GENRES[title][0]
+        rows.append((gid, 0, title, gid))
+        for k, suffix in enumerate(("Fusion", "Lo-Fi")):
+            rows.append((2000 + 10 * index + k, gid, f"{title} {suffix}", gid))
+    table = pd.DataFrame(rows, columns=["genre_id", "parent", "title", "top_level"])
+    table.insert(1, "#tracks", 0)
+    return table.sort_values("genre_id").reset_index(drop=True)
+
+
+def _assign_ids(n_total: int, rng: np.random.Generator) -> np.ndarray:
+    """Distinct, sorted track ids spread over ~40 tracks per 3-digit folder (at most 156 folders)."""
+    folders = int(min(156, max(2, math.ceil(n_total / 40))))
+    span = folders * 1000
+    if n_total > span - 2:
+        raise ValueError(f"{n_total} tracks do not fit in {folders} folders of 1000 ids")
+    return np.sort(rng.choice(np.arange(2, span), size=n_total, replace=False))
+
+
+def _metadata(preset: str, counts: dict[str, int], seed: int, clip_seconds: float):
+    """Draw every track's metadata and synthesis parameters (no audio)."""
+    rng = np.random.default_rng(seed)
+    genres = preset_genres(preset)
+    genre_table = _genre_table(genres)
+    top_id = {t: TOP_GENRES[t][0] for t in genres}
+    subs = {t: genre_table.loc[(genre_table["top_level"] == top_id[t]) & (genre_table["parent"] != 0),
+                               "genre_id"].tolist() for t in genres}
+    genre_of = np.concatenate([[g] * c for g, c in counts.items()])
+    n = len(genre_of)
+    order = rng.permutation(n)
+    genre_of = genre_of[order]
+    ids = _assign_ids(n, rng)
+    # Artists: 1-4 tracks each within a genre; albums one per artist.
+    artist_of = np.empty(n, dtype=np.int64)
+    next_artist = 1
+    for genre in genres:
+        idx = np.flatnonzero(genre_of == genre)
+        position = 0
+        while position < len(idx):
+            size = int(rng.integers(1, 5))
+            artist_of[idx[position:position + size]] = next_artist
+            next_artist += 1
+            position += size
+    split = grouped_split(pd.Series(genre_of), pd.Series(artist_of), seed).to_numpy()
+    artist_year = rng.integers(YEARS[0], YEARS[1] + 1, size=next_artist)
+    year = artist_year[artist_of]
+    # Multi-label: sub-genres, and for some tracks a second root genre.
+    second_root = np.where(rng.random(n) < 0.07, rng.integers(0, len(genres), n), -1)
+    second_root[second_root == np.searchsorted(genres, genre_of)] = -1
+    genres_col, genres_all_col, genre_top_col, blend_with = [], [], [], []
+    for i in range(n):
+        g = genre_of[i]
+        own = [top_id[g]] if rng.random() < 0.5 else [int(rng.choice(subs[g]))]
+        if rng.random() < 0.35:
+            own.append(int(rng.choice(subs[g])))
+        if second_root[i] >= 0:
+            other = genres[second_root[i]]
+            own.append(top_id[other])
+            blend_with.append(other)
+        else:
+            blend_with.append(None)
+        own = sorted(set(own))
+        roots = {int(genre_table.loc[genre_table["genre_id"] == gid, "top_level"].iloc[0]) for gid in own}
+        genres_col.append(own)
+        genres_all_col.append(sorted(set(own) | roots))
+        genre_top_col.append(g if len(roots) == 1 else "")
+    return dict(genres=genres, genre_table=genre_table, ids=ids, genre_of=genre_of, artist_of=artist_of,
+                split=split, year=year, genres_col=genres_col, genres_all_col=genres_all_col,
+                genre_top_col=genre_top_col, blend_with=blend_with, rng=rng)
+
+
+def _drifts(genres: list[str]) -> dict[str, dict]:
+    """One drift per genre (alternating parameter and sign), per year of release."""
+    drifts = {}
+    for index, genre in enumerate(genres):
+        parameter = "bright" if index % 2 == 0 else "tempo"
+        sign = 1 if (index // 2) % 2 == 0 else -1
+        drifts[genre] = {"parameter": parameter, "slope_per_year": sign * _DRIFT_SLOPES[parameter],
+                         "sign": sign, "reference_year": (YEARS[0] + YEARS[1]) / 2}
+    return drifts
+
+
+def track_parameters(genre: str, year: int, blend: str | None, drift: dict,
+                     rng: np.random.Generator) -> dict:
+    """Synthesis parameters of one track: the genre centre + scatter (+ blend) + the year's drift."""
+    centre = dict(_CENTRES[genre])
+    if blend:
+        other = _CENTRES[blend]
+        for key, value in other.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                centre[key] = 0.75 * centre[key] + 0.25 * value
+    p = {
+        "tempo": centre["tempo"] * float(np.exp(rng.normal(0, 0.12))),
+        "kick": float(np.clip(centre["kick"] + rng.normal(0, 0.2), 0, 1)),
+        "snare": float(np.clip(centre["snare"] + rng.normal(0, 0.2), 0, 1)),
+        "hat": float(np.clip(centre["hat"] + rng.normal(0, 0.2), 0, 1)),
+        "bass": float(np.clip(centre["bass"] + rng.normal(0, 0.2), 0, 1)),
+        "harmonics": int(np.clip(round(centre["harmonics"] + rng.normal(0, 2)), 1, 16)),
+        "rolloff": float(np.clip(centre["rolloff"] + rng.normal(0, 0.3), 0.2, 2.5)),
+        "bright": float(np.clip(centre["bright"] + rng.normal(0, 0.12), 0.05, 0.95)),
+        "noise": float(np.clip(centre["noise"] * np.exp(rng.normal(0, 0.5)), 0.0, 0.6)),
+        "scale": centre["scale"] if rng.random() < 0.8 else str(rng.choice(list(_SCALES))),
+        "dyn": float(np.clip(centre["dyn"] + rng.normal(0, 0.15), 0, 0.9)),
+        "notes": int(np.clip(round(centre["notes"] + rng.normal(0, 0.7)), 1, 4)),
+        "root": int(rng.integers(40, 52)),  # MIDI note of the key's root (bass octave)
+        "pan": float(rng.uniform(-0.4, 0.4)),
+    }
+    shift = drift["slope_per_year"] * (year - drift["reference_year"])
+    if drift["parameter"] == "bright":
+        p["bright"] = float(np.clip(p["bright"] + shift, 0.02, 0.98))
+    else:
+        p["tempo"] = float(max(40.0, p["tempo"] + shift))
+    return p
+
+
+def _midi_hz(note):
+    return 440.0 * 2.0 ** ((np.asarray(note, dtype=float) - 69) / 12)
+
+
+def render(params: dict, seconds: float, seed: int) -> np.ndarray:
+    """Render one track's stereo audio [n, 2] in [-1, 1] at 44.1 kHz from its parameters.
+
+    Synthesised at :data:`RENDER_RATE` and resampled to :data:`SAMPLE_RATE` with soxr.
+    """
+    import soxr
+
+    rng = np.random.default_rng(seed)
+    sr = RENDER_RATE
+    n = int(round(seconds * sr))
+    t = np.arange(n) / sr
+    beat = 60.0 / params["tempo"]
+    mix = np.zeros(n)
+    # Drums: kick (pitched-down sine), snare (noise burst), hats (short bright noise) on a 16th grid.
+    step = beat / 4
+    steps = np.arange(0, seconds, step)
+    kick_len, snare_len, hat_len = int(0.12 * sr), int(0.10 * sr), int(0.03 * sr)
+    kt = np.arange(kick_len) / sr
+    kick = np.sin(2 * np.pi * (50 + 60 * np.exp(-kt * 30)) * kt) * np.exp(-kt * 25)
+    snare = rng.standard_normal(snare_len) * np.exp(-np.arange(snare_len) / sr * 30)
+    hat = np.diff(rng.standard_normal(hat_len + 1)) * np.exp(-np.arange(hat_len) / sr * 120)
+    pattern_rng = np.random.default_rng(seed + 1)
+    kick_steps = {0, 8} | ({6, 10} if pattern_rng.random() < 0.5 else set())
+    snare_steps = {4, 12}
+    for index, start in enumerate(steps):
+        s = int(start * sr)
+        pos = index % 16
+        for hit, level, steps_on in ((kick, params["kick"], pos in kick_steps),
+                                     (snare, params["snare"] * 0.6, pos in snare_steps),
+                                     (hat, params["hat"] * 0.3, pos % 2 == 0)):
+            if steps_on and level > 0.02:
+                end = min(n, s + len(hit))
+                mix[s:end] += level * hit[: end - s]
+    # Harmony: a chord progression of the scale, harmonic timbre with a rolloff, and a bass line.
+    scale = np.array(_SCALES[params["scale"]])
+    bar = 4 * beat
+    chord_index = (t // bar).astype(int) % 4
+    chord_roots = params["root"] + 12 + scale[np.array([0, 3, 4, 2]) % len(scale)]  # 4 chords
+    note_len = beat / params["notes"]
+    note_index = (t // note_len).astype(int)
+    n_notes = note_index.max() + 1
+    note_chord = (np.arange(n_notes) * note_len // bar).astype(int) % 4
+    melody_steps = np.random.default_rng(seed + 2).integers(0, len(scale), size=n_notes)
+    freq = _midi_hz(chord_roots[note_chord] + 12 + scale[melody_steps])[note_index]
+    phase_env = np.exp(-((t % note_len) / note_len) * 3.0)
+    phase = 2 * np.pi * np.cumsum(freq) / sr
+    # Harmonics by the Chebyshev recurrence sin(k x) = 2 cos(x) sin((k-1) x) - sin((k-2) x):
+    # one sin and one cos for the whole stack instead of one sin per harmonic.
+    tone = np.zeros(n)
+    previous, current, twice_cos = np.zeros(n), np.sin(phase), 2 * np.cos(phase)
+    for k in range(1, params["harmonics"] + 1):
+        if freq.max() * k > sr / 2 - 500:
+            break
+        tone += current / k ** params["rolloff"]
+        previous, current = current, twice_cos * current - previous
+    mix += 0.35 * tone * phase_env
+    pad_phase = 2 * np.pi * np.cumsum(_midi_hz(chord_roots)[chord_index]) / sr
+    mix += 0.15 * (np.sin(pad_phase) + 0.5 * np.sin(pad_phase * 1.5))
+    bass_phase = 2 * np.pi * np.cumsum(_midi_hz(chord_roots - 12)[chord_index]) / sr
+    mix += params["bass"] * 0.5 * np.sin(bass_phase) * np.exp(-((t % beat) / beat) * 2.0)
+    # Noise with a spectral tilt set by brightness: a one-pole lowpass mixed with its complement.
+    noise = rng.standard_normal(n)
+    alpha = 1.0 - params["bright"]
+    low = _one_pole(noise, alpha)
+    tilted = params["bright"] * (noise - low) + (1 - params["bright"]) * low
+    mix += params["noise"] * tilted
+    # Brightness also shapes the whole mix (FMA's production varies): a gentle tilt filter.
+    mix = params["bright"] * mix + (1 - params["bright"]) * _one_pole(mix, 0.85) * 1.5
+    # Dynamics: slow loudness swell.
+    mix *= 1.0 - params["dyn"] * 0.5 * (1 + np.sin(2 * np.pi * t / (8 * bar) + rng.uniform(0, 6)))
+    mix /= max(1e-9, np.abs(mix).max()) / 0.8
+    mix = np.clip(soxr.resample(mix, sr, SAMPLE_RATE, quality="HQ"), -1.0, 1.0)
+    left, right = mix * (1 - params["pan"]), mix * (1 + params["pan"])
+    return np.stack([left, right], axis=1) / (1 + abs(params["pan"]))
+
+
+def _one_pole(x: np.ndarray, alpha: float) -> np.ndarray:
+    """y[i] = (1 - alpha) x[i] + alpha y[i-1], via scipy's lfilter (fast, exact)."""
+    from scipy.signal import lfilter
+
+    return lfilter([1 - alpha], [1, -alpha], x)
+
+
+def _write_track(job: tuple) -> None:
+    """Worker: render one track (or plant its fault) and write it as MP3."""
+    from fmagenre.data.audio import encode_mp3
+
+    path, params, seconds, seed, fault = job
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    if fault == "missing":
+        return
+    if fault == "empty":
+        path.write_bytes(b"")
+        return
+    if fault == "garbage":
+        path.write_bytes(rng.bytes(4096))
+        return
+    if fault == "silent":
+        encode_mp3(path, np.zeros((int(seconds * SAMPLE_RATE), 2)), SAMPLE_RATE, quality=7)
+        return
+    length = min(3.0, 0.15 * seconds) if fault == "short" else seconds
+    audio = render(params, length, seed)
+    encode_mp3(path, audio, SAMPLE_RATE, quality=7)
+    if fault == "header_only":
+        data = path.read_bytes()[:300]
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+
+
+def _fmt_list(values) -> str:
+    return "[" + ", ".join(str(int(v)) for v in values) + "]"
+
+
+def _tracks_frame(meta: dict, preset: str, clip_seconds: float, n_tracks: int | None) -> pd.DataFrame:
+    """The tracks.csv frame: all 52 real columns, the ones the pipeline reads filled realistically."""
+    rng = meta["rng"]
+    ids, n = meta["ids"], len(meta["ids"])
+    year = meta["year"]
+    month = rng.integers(1, 13, n)
+    day = rng.integers(1, 29, n)
+    released = pd.to_datetime({"year": year, "month": month, "day": day})
+    created = released + pd.to_timedelta(rng.integers(0, 60 * 86400, n), unit="s")
+    released_str = released.dt.strftime("%Y-%m-%d 00:00:00").to_numpy(dtype=object)
+    released_str[rng.random(n) < 0.1] = ""  # some albums lack a release date: year falls back to creation
+    created_str = created.dt.strftime("%Y-%m-%d %H:%M:%S")
+    if n_tracks is None:
+        subset = np.full(n, preset, dtype=object)
+    else:  # fma_full-like: nested subsets
+        subset = rng.choice(np.array(["small", "medium", "large"], dtype=object), n, p=[0.075, 0.16, 0.765])
+    artist = meta["artist_of"]
+    data = {
+        ("album", "comments"): 0, ("album", "date_created"): created_str,
+        ("album", "date_released"): released_str, ("album", "engineer"): "",
+        ("album", "favorites"): rng.integers(0, 5, n), ("album", "id"): artist * 10 + 1,
+        ("album", "information"): "", ("album", "listens"): rng.integers(100, 50000, n),
+        ("album", "producer"): "", ("album", "tags"): "[]",
+        ("album", "title"): [f"Album {a}" for a in artist], ("album", "tracks"): rng.integers(1, 15, n),
+        ("album", "type"): "Album",
+        ("artist", "active_year_begin"): "", ("artist", "active_year_end"): "",
+        ("artist", "associated_labels"): "", ("artist", "bio"): "", ("artist", "comments"): 0,
+        ("artist", "date_created"): created_str, ("artist", "favorites"): rng.integers(0, 50, n),
+        ("artist", "id"): artist, ("artist", "latitude"): "", ("artist", "location"): "",
+        ("artist", "longitude"): "", ("artist", "members"): "",
+        ("artist", "name"): [f"Synthetic Artist {a}" for a in artist],
+        ("artist", "related_projects"): "", ("artist", "tags"): "[]", ("artist", "website"): "",
+        ("artist", "wikipedia_page"): "",
+        ("set", "split"): meta["split"], ("set", "subset"): subset,
+        ("track", "bit_rate"): 128000, ("track", "comments"): 0, ("track", "composer"): "",
+        ("track", "date_created"): created_str, ("track", "date_recorded"): "",
+        ("track", "duration"): int(round(clip_seconds)), ("track", "favorites"): rng.integers(0, 10, n),
+        ("track", "genre_top"): meta["genre_top_col"],
+        ("track", "genres"): [_fmt_list(g) for g in meta["genres_col"]],
+        ("track", "genres_all"): [_fmt_list(g) for g in meta["genres_all_col"]],
+        ("track", "information"): "", ("track", "interest"): rng.integers(100, 10000, n),
+        ("track", "language_code"): "en", ("track", "license"): "Attribution",
+        ("track", "listens"): rng.integers(50, 20000, n), ("track", "lyricist"): "",
+        ("track", "number"): rng.integers(1, 12, n), ("track", "publisher"): "", ("track", "tags"): "[]",
+        ("track", "title"): [f"Track {i}" for i in ids],
+    }
+    frame = pd.DataFrame({key: data[key] for key in COLUMNS}, index=pd.Index(ids, name="track_id"))
+    frame.columns = pd.MultiIndex.from_tuples(COLUMNS)
+    return frame
+
+
+def generate(metadata_dir, audio_dir, *, preset: str = "small", tracks_per_genre: int = 40,
+             clip_seconds: float = 30.0, seed: int = 0, faults: bool = True, audio: bool = True,
+             n_tracks: int | None = None, workers: int | None = None) -> dict:
+    """Write a synthetic FMA (metadata, audio, ground truth); return the paths written.
+
+    Deterministic: the same arguments give byte-identical files. ``audio=False`` writes the metadata
+    alone (DAG-scale benchmarks); ``n_tracks`` sets the total instead of ``tracks_per_genre``.
+    """
+    metadata_dir, audio_dir = Path(metadata_dir), Path(audio_dir)
+    counts = genre_counts(preset, tracks_per_genre, n_tracks)
+    meta = _metadata(preset, counts, seed, clip_seconds)
+    drifts = _drifts(meta["genres"])
+    ids = meta["ids"]
+    fault_rows = []
+    if faults:
+        chosen = np.random.default_rng(seed + 7).choice(len(ids), size=len(FAULTS), replace=False)
+        fault_rows = [{"track_id": int(ids[i]), "kind": kind, "expected_status": status}
+                      for i, (kind, status) in zip(sorted(chosen), FAULTS)]
+    fault_of = {row["track_id"]: row["kind"] for row in fault_rows}
+    tracks = _tracks_frame(meta, preset, clip_seconds, n_tracks)
+    genre_table = meta["genre_table"]
+    all_ids = [g for row in meta["genres_all_col"] for g in row]
+    genre_table["#tracks"] = genre_table["genre_id"].map(pd.Series(all_ids).value_counts()).fillna(0).astype(int)
+
+    track_truth, jobs = [], []
+    param_rng = np.random.default_rng(seed + 11)
+    for i, track_id in enumerate(ids):
+        genre = meta["genre_of"][i]
+        params = track_parameters(genre, int(meta["year"][i]), meta["blend_with"][i], drifts[genre], param_rng)
+        if audio:
+            path = audio_dir / f"{track_id:06d}"[:3] / f"{track_id:06d}.mp3"
+            jobs.append((str(path), params, clip_seconds, seed * 1_000_003 + int(track_id),
+                         fault_of.get(int(track_id))))
+            track_truth.append({"track_id": int(track_id), "genre": genre, "year": int(meta["year"][i]),
+                                "blend_with": meta["blend_with"][i], **params})
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    if jobs:
+        workers = workers or os.cpu_count() or 1
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                list(pool.map(_write_track, jobs, chunksize=4))
+        else:
+            for job in jobs:
+                _write_track(job)
+
+    metadata_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"tracks": metadata_dir / "tracks.csv", "genres": metadata_dir / "genres.csv",
+             "ground_truth": metadata_dir / "ground_truth.json", "metadata_dir": metadata_dir,
+             "audio_dir": audio_dir}
+    with atomic_path(paths["tracks"]) as tmp:
+        tracks.to_csv(tmp)
+    with atomic_path(paths["genres"]) as tmp:
+        genre_table.to_csv(tmp, index=False)
+    write_json(paths["ground_truth"], {
+        "generator": "fmagenre.data.synth",
+        "arguments": {"preset": preset, "tracks_per_genre": tracks_per_genre, "clip_seconds": clip_seconds,
+                      "seed": seed, "faults": faults, "audio": audio, "n_tracks": n_tracks},
+        "sample_rate": SAMPLE_RATE, "years": list(YEARS), "genres": meta["genres"],
+        "genre_counts": counts, "genre_parameters": {g: _CENTRES[g] for g in meta["genres"]},
+        "drifts": drifts, "faults": fault_rows, "tracks": track_truth,
+    })
+    log.info("synthetic FMA: %d tracks, %d genres, %d planted faults -> %s, %s",
+             len(ids), len(counts), len(fault_rows), metadata_dir, audio_dir)
+    return paths
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--metadata-dir", required=True)
+    parser.add_argument("--audio-dir", required=True)
+    parser.add_argument("--preset", choices=["small", "medium"], default="small")
+    parser.add_argument("--tracks-per-genre", type=int, default=40)
+    parser.add_argument("--clip-seconds", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-faults", dest="faults", action="store_false")
+    parser.add_argument("--no-audio", dest="audio", action="store_false")
+    parser.add_argument("--n-tracks", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    generate(args.metadata_dir, args.audio_dir, preset=args.preset, tracks_per_genre=args.tracks_per_genre,
+             clip_seconds=args.clip_seconds, seed=args.seed, faults=args.faults, audio=args.audio,
+             n_tracks=args.n_tracks, workers=args.workers)
+
+
+if __name__ == "__main__":
+    main()
