@@ -103,6 +103,28 @@ def used_feature_sets():
     return sorted({spec["features"] for spec in config["models"].values()})
 
 
+# ---- optimise -------------------------------------------------------------------------------------
+
+
+def optimise_model_inputs(wildcards):
+    """The model's checkpoint and the packs of its feature set, named by split."""
+    return {"checkpoint": f"results/models/{wildcards.model}/checkpoint.pt", **model_datasets(wildcards)}
+
+
+def optimised_genres(wildcards):
+    """Every genre's optimum file of one model, in the genres.tsv (label) order."""
+    return expand("results/optimise/{model}/{genre}.h5", model=wildcards.model, genre=genre_slugs())
+
+
+def optimised_genre_wavs(wildcards):
+    """The optimum and best-track WAVs of every genre, interleaved in the order of optimised_genres."""
+    return [
+        f"results/audio/{wildcards.model}/{genre}{suffix}.wav"
+        for genre in genre_slugs()
+        for suffix in ("", "_best")
+    ]
+
+
 # ---- targets --------------------------------------------------------------------------------------
 
 

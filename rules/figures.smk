@@ -1,1 +1,98 @@
-# figures stage rules: see docs/ARCHITECTURE.md (filled in by the figures work).
+# Exploratory figures (metadata and mean mel spectrograms) and the report's Data section.
+
+EDA_METADATA = ["genre_cooccurrence", "genres_per_track", "tracks_per_split", "tracks_per_year"]
+EDA_MEL = ["mean_mel", "mel_difference"]
+
+
+def eda_output(name):
+    return report(
+        f"results/figures/eda/{name}.{FIG_EXT}",
+        caption=f"../workflow/report/{name}.rst",
+        category="Exploration",
+    )
+
+
+def data_report_targets():
+    """The report's Data section (not in figure_targets: add these to the default target)."""
+    return [
+        f"results/figures/data/validation_status.{FIG_EXT}",
+        "results/report/data/validation_report.tsv",
+        "results/report/data/genres.tsv",
+    ]
+
+
+rule eda_metadata:
+    input:
+        table="results/metadata/tracks.tsv",
+        tracks="results/splits/tracks.tsv",
+        genres="results/splits/genres.tsv",
+    output:
+        **{name: eda_output(name) for name in EDA_METADATA},
+    params:
+        code=code("figures.eda", "figures.common"),
+    log:
+        "logs/eda_metadata.log",
+    benchmark:
+        "benchmarks/eda_metadata.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow/scripts/eda_metadata.py"
+
+
+rule eda_mel:
+    input:
+        tracks="results/splits/tracks.tsv",
+        manifests=folder_manifests,
+    output:
+        **{name: eda_output(name) for name in EDA_MEL},
+    params:
+        features_dir="results/features",
+        baseline=config["figures"]["baseline_genre"],
+        code=code("figures.eda", "figures.common"),
+    log:
+        "logs/eda_mel.log",
+    benchmark:
+        "benchmarks/eda_mel.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../workflow/scripts/eda_mel.py"
+
+
+rule data_report:
+    input:
+        report="results/validation/report.tsv",
+        genres="results/splits/genres.tsv",
+    output:
+        status=report(
+            f"results/figures/data/validation_status.{FIG_EXT}",
+            caption="../workflow/report/validation_status.rst",
+            category="Data",
+            subcategory="Validation",
+        ),
+        validation=report(
+            "results/report/data/validation_report.tsv",
+            caption="../workflow/report/validation_report.rst",
+            category="Data",
+            subcategory="Validation",
+        ),
+        genres=report(
+            "results/report/data/genres.tsv",
+            caption="../workflow/report/genres.rst",
+            category="Data",
+            subcategory="Splits",
+        ),
+    params:
+        code=code("figures.eda", "figures.common"),
+    log:
+        "logs/data_report.log",
+    benchmark:
+        "benchmarks/data_report.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/data_report.py"

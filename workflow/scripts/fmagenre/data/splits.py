@@ -21,25 +21,30 @@ TRACK_COLUMNS = ["track_id", "split", "genre_top", "label", "year", "genres_all"
 
 
 def grouped_split(genre: pd.Series, artist: pd.Series, seed: int) -> pd.Series:
-    """80/10/10 per genre with whole artists (FMA's artist filter).
+    """80/10/10 per genre with whole artists (FMA's artist filter: an artist is in one split only).
 
-    Shuffled artists fill test, then validation, taking an artist only while it does not overshoot
-    the split's share by more than half (so small genres keep most of their tracks for training).
+    Each artist belongs to its most frequent genre; per genre, shuffled artists fill test, then
+    validation, taking an artist only while it does not overshoot the split's share by more than
+    half (so small genres keep most of their tracks for training).
     """
     rng = np.random.default_rng(seed)
-    split = pd.Series("training", index=genre.index, dtype=object)
-    for name in sorted(genre.unique()):
-        members = genre.index[genre == name]
-        artists = artist.loc[members].to_numpy()
-        target = max(1, round(0.1 * len(members))) if len(members) >= 3 else 0
+    frame = pd.DataFrame({"genre": genre.to_numpy(), "artist": artist.to_numpy()})
+    pairs = frame.groupby(["artist", "genre"]).size().sort_values(kind="stable")
+    home = pairs.groupby(level="artist").tail(1).reset_index(level="genre")["genre"]
+    sizes = frame["artist"].value_counts()
+    assigned = {}
+    for name in sorted(frame["genre"].unique()):
+        artists = np.sort(home.index[home == name].to_numpy())
+        n = int(sizes.loc[artists].sum()) if len(artists) else 0
+        target = max(1, round(0.1 * n)) if n >= 3 else 0
         want = {"test": target, "validation": target}
-        for a in rng.permutation(np.unique(artists)):
-            size = int((artists == a).sum())
+        for a in rng.permutation(artists):
+            size = int(sizes[a])
             chosen = next((s for s in ("test", "validation") if 0 < want[s] and size <= want[s] + target / 2), None)
             if chosen is not None:
-                split.loc[members[artists == a]] = chosen
+                assigned[a] = chosen
                 want[chosen] -= size
-    return split
+    return pd.Series(frame["artist"].map(assigned).fillna("training").to_numpy(), index=genre.index, dtype=object)
 
 
 def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool = True,

@@ -166,6 +166,7 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, clip_seconds: floa
     artist_year = rng.integers(YEARS[0], YEARS[1] + 1, size=next_artist)
     year = artist_year[artist_of]
     # Multi-label: sub-genres, and for some tracks a second root genre.
+    root_of = dict(zip(genre_table["genre_id"], genre_table["top_level"]))
     second_root = np.where(rng.random(n) < 0.07, rng.integers(0, len(genres), n), -1)
     second_root[second_root == np.searchsorted(genres, genre_of)] = -1
     genres_col, genres_all_col, genre_top_col, blend_with = [], [], [], []
@@ -181,7 +182,7 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, clip_seconds: floa
         else:
             blend_with.append(None)
         own = sorted(set(own))
-        roots = {int(genre_table.loc[genre_table["genre_id"] == gid, "top_level"].iloc[0]) for gid in own}
+        roots = {root_of[gid] for gid in own}
         genres_col.append(own)
         genres_all_col.append(sorted(set(own) | roots))
         genre_top_col.append(g if len(roots) == 1 else "")
@@ -430,15 +431,14 @@ def generate(metadata_dir, audio_dir, *, preset: str = "small", tracks_per_genre
 
     track_truth, jobs = [], []
     param_rng = np.random.default_rng(seed + 11)
-    for i, track_id in enumerate(ids):
+    for i, track_id in enumerate(ids if audio else []):
         genre = meta["genre_of"][i]
         params = track_parameters(genre, int(meta["year"][i]), meta["blend_with"][i], drifts[genre], param_rng)
-        if audio:
-            path = audio_dir / f"{track_id:06d}"[:3] / f"{track_id:06d}.mp3"
-            jobs.append((str(path), params, clip_seconds, seed * 1_000_003 + int(track_id),
-                         fault_of.get(int(track_id))))
-            track_truth.append({"track_id": int(track_id), "genre": genre, "year": int(meta["year"][i]),
-                                "blend_with": meta["blend_with"][i], **params})
+        path = audio_dir / f"{track_id:06d}"[:3] / f"{track_id:06d}.mp3"
+        jobs.append((str(path), params, clip_seconds, seed * 1_000_003 + int(track_id),
+                     fault_of.get(int(track_id))))
+        track_truth.append({"track_id": int(track_id), "genre": genre, "year": int(meta["year"][i]),
+                            "blend_with": meta["blend_with"][i], **params})
     audio_dir.mkdir(parents=True, exist_ok=True)
     if jobs:
         workers = workers or os.cpu_count() or 1

@@ -1,0 +1,80 @@
+"""Splits: only validated, labelled tracks; official split when present, else artist-grouped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fmagenre.data.splits import grouped_split, make_splits
+
+
+def _table(n_per_genre=20, genres=("Folk", "Pop", "Rock"), official=True):
+    rows = []
+    track = 1
+    for g in genres:
+        for i in range(n_per_genre):
+            rows.append({"track_id": track, "folder": "000", "path": f"000/{track:06d}.mp3", "subset": "small",
+                         "split": ("training", "training", "training", "validation", "test")[i % 5] if official else "",
+                         "genre_top": g, "genres": "[1]", "genres_all": "[1]", "genres_all_top": g,
+                         "artist_id": track // 2, "year": 2010, "duration": 30})
+            track += 1
+    table = pd.DataFrame(rows)
+    report = pd.DataFrame({"track_id": table["track_id"], "status": "ok"})
+    return table, report
+
+
+def test_only_validated_labelled_tracks_and_labels_sorted():
+    table, report = _table()
+    report.loc[0, "status"] = "short"
+    table.loc[1, "genre_top"] = ""
+    tracks, genres = make_splits(table, report)
+    assert 1 not in set(tracks["track_id"]) and 2 not in set(tracks["track_id"])
+    assert list(genres["genre"]) == ["Folk", "Pop", "Rock"] and list(genres["label"]) == [0, 1, 2]
+    assert (tracks["label"] == tracks["genre_top"].map({"Folk": 0, "Pop": 1, "Rock": 2})).all()
+    assert list(tracks.columns) == ["track_id", "split", "genre_top", "label", "year", "genres_all",
+                                    "artist_id", "folder"]
+
+
+def test_official_split_is_kept():
+    table, report = _table()
+    tracks, _ = make_splits(table, report)
+    merged = tracks.merge(table[["track_id", "split"]], on="track_id", suffixes=("", "_official"))
+    assert (merged["split"] == merged["split_official"]).all()
+
+
+def test_grouped_split_when_no_official_one():
+    table, report = _table(n_per_genre=40, official=False)
+    tracks, genres = make_splits(table, report, seed=3)
+    assert (tracks.groupby("artist_id")["split"].nunique() == 1).all()
+    shares = tracks["split"].value_counts(normalize=True)
+    assert abs(shares["training"] - 0.8) < 0.08
+    assert (genres[["n_training", "n_validation", "n_test"]] > 0).all().all()
+
+
+def test_keep_drop_and_min_tracks():
+    table, report = _table(genres=("Folk", "Pop", "Rock", "Jazz"))
+    table = table[~((table["genre_top"] == "Jazz") & (table["track_id"] % 20 > 3))]
+    report = report[report["track_id"].isin(table["track_id"])]
+    _, genres = make_splits(table, report, min_tracks_per_genre=5)
+    assert "Jazz" not in set(genres["genre"])
+    _, genres = make_splits(table, report, drop_genres=["Pop"])
+    assert "Pop" not in set(genres["genre"])
+    _, genres = make_splits(table, report, keep_genres=["Rock", "Folk"])
+    assert list(genres["genre"]) == ["Folk", "Rock"]
+
+
+def test_nothing_left_is_an_error():
+    table, report = _table()
+    report["status"] = "undecodable"
+    with pytest.raises(ValueError, match="no validated"):
+        make_splits(table, report)
+
+
+def test_grouped_split_never_splits_an_artist():
+    rng = np.random.default_rng(0)
+    genre = pd.Series(rng.choice(["a", "b"], 300))
+    artist = pd.Series(rng.integers(0, 60, 300))
+    split = grouped_split(genre, artist, seed=1)
+    frame = pd.DataFrame({"artist": artist, "genre": genre, "split": split})
+    assert (frame.groupby(["artist", "genre"])["split"].nunique() == 1).all()

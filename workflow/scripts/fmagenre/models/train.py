@@ -1,0 +1,435 @@
+"""Training per model config: seeded, resumable, early-stopped on validation, honestly evaluated.
+
+Segment models train on fixed-length windows of each clip (consecutive, with a random offset per
+epoch) and predict a track by the mean log-probability of its consecutive windows.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import random
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from fmagenre.io import atomic_path, read_tsv, write_json, write_tsv
+from fmagenre.models.checkpoint import STD_FLOOR, aggregate, save_checkpoint, segments
+from fmagenre.models.metrics import classification_metrics, majority_vote, multilabel_metrics
+from fmagenre.models.zoo import build_model
+
+log = logging.getLogger("fmagenre.models")
+
+SPLITS = ("training", "validation", "test")
+PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
+REQUIRED = (
+    "arch", "features", "optimizer", "lr", "lr_decay", "momentum", "weight_decay", "epochs",
+    "batch_size", "patience", "dropout", "segment_seconds", "multilabel", "seed", "device",
+)  # fmt: skip
+RESUME_NAME = "resume.pt"
+EVAL_BATCH = 256
+
+
+# ---- data ------------------------------------------------------------------------------------------
+
+
+def load_pack(path: str | os.PathLike) -> dict:
+    """Read one packed split (docs/ARCHITECTURE.md) into numpy arrays plus parsed attributes."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: packed dataset missing. Fix: run the pack_dataset rule.")
+    with h5py.File(path, "r") as handle:
+        missing = {"x", "y", "y_multi", "mean", "std"} - set(handle)
+        if missing:
+            raise ValueError(f"{path}: packed dataset lacks {sorted(missing)}. Fix: rerun pack_dataset.")
+        attrs = dict(handle.attrs)
+        pack = {key: handle[key][()] for key in ("x", "y", "y_multi", "track_id", "mean", "std")}
+    pack["genres"] = json.loads(attrs["genres"])
+    pack["bands"] = json.loads(attrs["bands"])
+    pack["feature_set"] = str(attrs["feature_set"])
+    pack["params"] = {key: int(attrs[key]) for key in PARAM_ATTRS}
+    return pack
+
+
+def check_spec(spec: dict) -> None:
+    missing = [key for key in REQUIRED if key not in spec]
+    if missing:
+        raise ValueError(
+            f"model spec '{spec.get('name')}' lacks {missing}. Fix: pass the spec with the schema "
+            "defaults filled in (rules/common.smk model_spec does this)."
+        )
+
+
+def segment_frames(spec: dict, pack: dict) -> int:
+    """Model input length in frames: the whole clip, or ``segment_seconds`` worth of frames."""
+    frames = pack["x"].shape[2]
+    seconds = spec["segment_seconds"]
+    if seconds is None:
+        return frames
+    count = int(round(seconds * pack["params"]["sr"] / pack["params"]["hop_length"]))
+    if not 1 <= count <= frames:
+        raise ValueError(
+            f"model '{spec.get('name')}': segment_seconds={seconds} gives {count} frames, outside "
+            f"1..{frames} (the packed clip length). Fix: choose a shorter segment or null."
+        )
+    return count
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device is 'cuda' but no CUDA device is visible. Fix: use 'auto' or 'cpu'.")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def seed_everything(seed: int, device: torch.device, threads: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(int(threads), 1))
+    # CPU runs are bit-reproducible; CUDA kernels (cuDNN, atomics) are not guaranteed to be.
+    torch.use_deterministic_algorithms(device.type == "cpu")
+
+
+class Split:
+    """One split on the device: normalised x [N, C, T], labels, multi-hot targets."""
+
+    def __init__(self, pack: dict, mean: np.ndarray, std: np.ndarray, device: torch.device):
+        x = torch.from_numpy(pack["x"]).to(device)
+        m = torch.from_numpy(mean).to(device)[:, None]
+        s = torch.from_numpy(std).to(device).clamp_min(STD_FLOOR)[:, None]
+        self.x = (x - m) / s
+        self.y = torch.from_numpy(pack["y"].astype(np.int64)).to(device)
+        self.y_multi = torch.from_numpy(pack["y_multi"].astype(np.float32)).to(device)
+
+    def subset(self, index: torch.Tensor) -> "Split":
+        part = copy.copy(self)
+        part.x, part.y, part.y_multi = self.x[index], self.y[index], self.y_multi[index]
+        return part
+
+
+# ---- the training loop -------------------------------------------------------------------------------
+
+
+def _autocast(device: torch.device):
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def predict(model: nn.Module, split: Split, frames: int, multilabel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(track logits [N, G], segment logits [N, S, G]) in eval mode, float32."""
+    model.eval()
+    windows = segments(split.x, frames)
+    n, count = windows.shape[:2]
+    flat = windows.reshape(n * count, *windows.shape[2:])
+    with torch.no_grad(), _autocast(split.x.device):
+        out = torch.cat([model(flat[i : i + EVAL_BATCH]).float() for i in range(0, len(flat), EVAL_BATCH)])
+    seg = out.reshape(n, count, -1)
+    return aggregate(seg, multilabel), seg
+
+
+def _loss(logits: torch.Tensor, split: Split, multilabel: bool) -> float:
+    if multilabel:
+        return float(nn.functional.binary_cross_entropy_with_logits(logits, split.y_multi))
+    return float(nn.functional.cross_entropy(logits, split.y))
+
+
+def _optimizer(model: nn.Module, spec: dict) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    if spec["optimizer"] == "sgd":
+        optimizer = torch.optim.SGD(
+            model.parameters(), lr=spec["lr"], momentum=spec["momentum"], weight_decay=spec["weight_decay"]
+        )
+    elif spec["optimizer"] == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=spec["lr"], weight_decay=spec["weight_decay"])
+    else:
+        raise ValueError(f"model '{spec.get('name')}': unknown optimizer {spec['optimizer']!r}. Fix: sgd or adam.")
+    # The paper's "decay": the learning rate is multiplied by lr_decay after every epoch.
+    return optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=spec["lr_decay"])
+
+
+def _rng_state() -> dict:
+    numpy_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]],
+        "random": random.getstate(),
+    }
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    version, internal, gauss = state["random"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def fit(
+    model: nn.Module,
+    train: Split,
+    spec: dict,
+    frames: int,
+    evaluate,
+    resume_path: Path | None = None,
+    identity: dict | None = None,
+) -> list[dict]:
+    """Train ``model`` in place; leave the best state (by ``evaluate``'s score) loaded; return history.
+
+    ``evaluate(model, row)`` adds its columns to the epoch's history row and returns
+    ``(score, done)``; a higher score is better; training stops at ``done`` or after ``patience``
+    epochs without improvement. With ``resume_path`` the full state is written after every epoch and
+    a rerun continues from it (the per-epoch shuffle is seeded by (seed, epoch), RNG states are saved).
+    """
+    device = train.x.device
+    multilabel = bool(spec["multilabel"])
+    optimizer, scheduler = _optimizer(model, spec)
+    n, _, total = train.x.shape
+    count = total // frames
+    state = {"epoch": 0, "history": [], "best": None, "best_score": None, "best_epoch": 0, "bad_epochs": 0, "done": False}
+    if resume_path is not None and resume_path.is_file():
+        saved = torch.load(resume_path, map_location=device, weights_only=True)
+        if saved["identity"] == identity:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            _set_rng_state(saved["rng"])
+            state = saved["state"]
+            log.info("resumed from %s after epoch %d", resume_path, state["epoch"])
+        else:
+            log.warning("ignoring %s: it was written for another spec or dataset", resume_path)
+    criterion = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
+    offsets_range = total - count * frames + 1
+    within = torch.arange(frames, device=device)
+    progress = tqdm(range(state["epoch"], spec["epochs"]), desc=spec.get("name", "train"), unit="epoch")
+    for epoch in progress:
+        if state["done"]:
+            break
+        started = time.perf_counter()
+        generator = torch.Generator().manual_seed(int(spec["seed"]) * 1_000_003 + epoch)
+        offsets = torch.randint(0, offsets_range, (n,), generator=generator).to(device)
+        order = torch.randperm(n * count, generator=generator).to(device)
+        model.train()
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(order), spec["batch_size"]):
+            batch = order[start : start + spec["batch_size"]]
+            track = batch // count
+            first = offsets[track] + (batch % count) * frames
+            xb = train.x[track[:, None], :, first[:, None] + within].transpose(1, 2)
+            target = train.y_multi[track] if multilabel else train.y[track]
+            with _autocast(device):
+                out = model(xb)
+                loss = criterion(out.float(), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss) * len(batch)
+            correct += int((out.argmax(dim=1) == train.y[track]).sum())
+        row = {
+            "epoch": epoch + 1,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": loss_sum / len(order),
+            "train_accuracy": correct / len(order),
+        }
+        scheduler.step()
+        score, done = evaluate(model, row)
+        state["history"].append(row)
+        if state["best_score"] is None or score > state["best_score"]:
+            state["best_score"], state["bad_epochs"] = score, 0
+            state["best"] = {key: value.detach().clone() for key, value in model.state_dict().items()}
+            state["best_epoch"] = epoch + 1
+        else:
+            state["bad_epochs"] += 1
+        state["done"] = done or state["bad_epochs"] >= spec["patience"]
+        state["epoch"] = epoch + 1
+        log.info(
+            "epoch %d: %s (%.1f s)",
+            epoch + 1,
+            ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"),
+            time.perf_counter() - started,
+        )
+        if resume_path is not None:
+            payload = {
+                "identity": identity,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": _rng_state(),
+                "state": state,
+            }
+            with atomic_path(resume_path) as tmp:
+                torch.save(payload, tmp)
+    if state["best"] is not None:
+        model.load_state_dict(state["best"])
+        log.info("best epoch %d of %d", state["best_epoch"], state["epoch"])
+    return state["history"]
+
+
+# ---- rule entry points -----------------------------------------------------------------------------
+
+
+def _prepare(spec: dict, threads: int, training_path) -> tuple[torch.device, dict]:
+    check_spec(spec)
+    device = resolve_device(spec["device"])
+    threads = spec.get("num_threads") or threads
+    seed_everything(int(spec["seed"]), device, threads)
+    return device, load_pack(training_path)
+
+
+def _check_compatible(name: str, reference: dict, other: dict, path) -> None:
+    if other["genres"] != reference["genres"] or other["x"].shape[1:] != reference["x"].shape[1:]:
+        raise ValueError(
+            f"{path}: genres or [C, T] differ from the training pack of model '{name}'. "
+            "Fix: rerun pack_dataset so all three splits come from one run."
+        )
+
+
+def train_model(datasets: dict, spec: dict, outputs: dict, threads: int = 1) -> dict:
+    """Train one configured model and write checkpoint, history, metrics and the two figures."""
+    from fmagenre.figures.models import plot_confusion, plot_curves
+
+    device, train_pack = _prepare(spec, threads, datasets["training"])
+    packs = {"training": train_pack}
+    for split in ("validation", "test"):
+        packs[split] = load_pack(datasets[split])
+        _check_compatible(spec["name"], train_pack, packs[split], datasets[split])
+    genres = train_pack["genres"]
+    frames = segment_frames(spec, train_pack)
+    mean, std = train_pack["mean"], train_pack["std"]
+    data = {split: Split(pack, mean, std, device) for split, pack in packs.items()}
+    _, channels, total = train_pack["x"].shape
+    model = build_model(spec, channels, frames, len(genres)).to(device)
+    multilabel = bool(spec["multilabel"])
+    log.info(
+        "model %s: %s on %s [%d x %d], %d parameters, %d training tracks x %d segments, device %s",
+        spec["name"], spec["arch"], train_pack["feature_set"], channels, frames,
+        sum(p.numel() for p in model.parameters()), len(data["training"].y), total // frames, device,
+    )  # fmt: skip
+
+    def evaluate(model, row):
+        logits, _ = predict(model, data["validation"], frames, multilabel)
+        accuracy = float((logits.argmax(dim=1) == data["validation"].y).float().mean())
+        loss = _loss(logits if multilabel else torch.log_softmax(logits, 1), data["validation"], multilabel)
+        row.update(val_loss=loss, val_accuracy=accuracy)
+        return (accuracy, -loss), False
+
+    checkpoint_path = Path(outputs["checkpoint"])
+    resume_path = checkpoint_path.parent / RESUME_NAME
+    identity = {"spec": spec, "shape": list(train_pack["x"].shape), "genres": genres}
+    history = fit(model, data["training"], spec, frames, evaluate, resume_path, identity)
+
+    val_logits, _ = predict(model, data["validation"], frames, multilabel)
+    test_logits, test_segments = predict(model, data["test"], frames, multilabel)
+    test_y = packs["test"]["y"]
+    metrics = classification_metrics(test_y, test_logits.cpu().numpy(), genres, train_pack["y"])
+    metrics["val_accuracy"] = float((val_logits.argmax(dim=1) == data["validation"].y).float().mean())
+    metrics = {"test_accuracy": metrics.pop("test_accuracy"), "val_accuracy": metrics.pop("val_accuracy"), **metrics}
+    if test_segments.shape[1] > 1:
+        votes = majority_vote(test_segments.cpu().numpy())
+        metrics["majority_vote_accuracy"] = float((votes == test_y).mean())
+    if multilabel:
+        metrics.update(multilabel_metrics(packs["test"]["y_multi"], test_logits.cpu().numpy()))
+    metrics["epochs_trained"] = len(history)
+
+    info = {
+        "spec": spec,
+        "genres": genres,
+        "feature_set": train_pack["feature_set"],
+        "mean": torch.from_numpy(mean),
+        "std": torch.from_numpy(std),
+        "input_shape": [channels, frames],
+        "bands": train_pack["bands"],
+        "frames": total,
+        **train_pack["params"],
+    }
+    save_checkpoint(checkpoint_path, model, info)
+    frame = pd.DataFrame(history)
+    write_csv(outputs["history"], frame)
+    write_json(outputs["metrics"], metrics)
+    plot_curves(frame, outputs["curves"], spec["name"])
+    plot_confusion(np.array(metrics["confusion_matrix"]), genres, outputs["confusion"], spec["name"])
+    resume_path.unlink(missing_ok=True)
+    log.info(
+        "model %s: test accuracy %.3f (majority baseline %.3f), collapsed %s",
+        spec["name"], metrics["test_accuracy"], metrics["majority_baseline_accuracy"], metrics["collapsed"],
+    )  # fmt: skip
+    return metrics
+
+
+def write_csv(path, frame: pd.DataFrame) -> None:
+    """history.csv is comma-separated, as its documented name says; written atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def overfit_check(training: str, spec: dict, output: str, threads: int = 1) -> dict:
+    """Train on ``overfit_samples`` training tracks without dropout or weight decay; report whether the
+    training accuracy reaches ``overfit_target`` (the paper found its model could not, by hand)."""
+    spec = {**spec, "dropout": 0.0, "weight_decay": 0.0, "epochs": spec["overfit_epochs"], "patience": spec["overfit_epochs"]}
+    device, pack = _prepare(spec, threads, training)
+    generator = torch.Generator().manual_seed(int(spec["seed"]))
+    n = len(pack["y"])
+    index = torch.randperm(n, generator=generator)[: min(spec["overfit_samples"], n)].sort().values
+    data = Split(pack, pack["mean"], pack["std"], device).subset(index.to(device))
+    frames = segment_frames(spec, pack)
+    model = build_model(spec, pack["x"].shape[1], frames, len(pack["genres"])).to(device)
+    multilabel = bool(spec["multilabel"])
+
+    def evaluate(model, row):
+        logits, _ = predict(model, data, frames, multilabel)
+        accuracy = float((logits.argmax(dim=1) == data.y).float().mean())
+        row["eval_train_accuracy"] = accuracy
+        return accuracy, accuracy >= spec["overfit_target"]
+
+    history = fit(model, data, spec, frames, evaluate)
+    best = max(row["eval_train_accuracy"] for row in history)
+    result = {
+        "reached": bool(best >= spec["overfit_target"]),
+        "final_train_accuracy": history[-1]["eval_train_accuracy"],
+        "best_train_accuracy": best,
+        "epochs": len(history),
+        "samples": len(index),
+        "target": spec["overfit_target"],
+    }
+    write_json(output, result)
+    log.info("overfit check %s: %s", spec["name"], result)
+    return result
+
+
+SUMMARY_COLUMNS = [
+    "model", "arch", "features", "test_accuracy", "val_accuracy", "balanced_accuracy", "macro_f1",
+    "log_loss", "majority_baseline_accuracy", "collapsed", "overfit_reached",
+]  # fmt: skip
+
+
+def summarise(metrics_paths: list[str], overfit_paths: list[str], specs: dict, output: str) -> pd.DataFrame:
+    """One row per model (the folder name of its metrics.json) -> summary.tsv."""
+    overfit = {Path(path).parent.name: json.loads(Path(path).read_text()) for path in overfit_paths}
+    rows = []
+    for path in metrics_paths:
+        name = Path(path).parent.name
+        metrics = json.loads(Path(path).read_text())
+        spec = specs[name]
+        row = {"model": name, "arch": spec["arch"], "features": spec["features"]}
+        row.update({key: metrics[key] for key in SUMMARY_COLUMNS[3:-1]})
+        row["overfit_reached"] = overfit[name]["reached"] if name in overfit else None
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    write_tsv(output, frame)
+    return frame
+
+
+def comparison_figure(summary: str, output: str) -> None:
+    from fmagenre.figures.models import plot_comparison
+
+    plot_comparison(read_tsv(summary), output)
