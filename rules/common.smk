@@ -38,7 +38,7 @@ wildcard_constraints:
 
 
 def code(*parts):
-    """Fingerprint of the package code a rule runs: editing it reruns the rule."""
+    """Fingerprint of the package code behind a job; editing that code reruns the job."""
     return code_fingerprint(*parts)
 
 
@@ -71,6 +71,11 @@ def folder_audio(wildcards):
     return [str(AUDIO_DIR / path) for path in paths if (AUDIO_DIR / path).is_file()]
 
 
+def folder_track_ids(wildcards):
+    table = track_table()
+    return [int(t) for t in table.loc[table["folder"] == wildcards.folder, "track_id"]]
+
+
 def folder_validations(wildcards):
     return [f"results/validation/folders/{folder}.tsv" for folder in folders()]
 
@@ -92,11 +97,13 @@ def model_spec(name):
     return {**config["training"], **config["models"][name], "name": name}
 
 
+def model_params(wildcards):
+    return model_spec(wildcards.model)
+
+
 def model_datasets(wildcards):
     feature_set = config["models"][wildcards.model]["features"]
-    return {
-        split: f"results/datasets/{feature_set}/{split}.h5" for split in SPLITS
-    }
+    return {split: f"results/datasets/{feature_set}/{split}.h5" for split in SPLITS}
 
 
 def used_feature_sets():
@@ -108,12 +115,19 @@ def used_feature_sets():
 
 def optimise_model_inputs(wildcards):
     """The model's checkpoint and the packs of its feature set, named by split."""
-    return {"checkpoint": f"results/models/{wildcards.model}/checkpoint.pt", **model_datasets(wildcards)}
+    return {
+        "checkpoint": f"results/models/{wildcards.model}/checkpoint.pt",
+        **model_datasets(wildcards),
+    }
 
 
 def optimised_genres(wildcards):
     """Every genre's optimum file of one model, in the genres.tsv (label) order."""
-    return expand("results/optimise/{model}/{genre}.h5", model=wildcards.model, genre=genre_slugs())
+    return expand(
+        "results/optimise/{model}/{genre}.h5",
+        model=wildcards.model,
+        genre=genre_slugs(),
+    )
 
 
 def optimised_genre_wavs(wildcards):
@@ -151,16 +165,19 @@ def model_targets():
         "confusion.png",
         "overfit.json",
     ]
-    return expand(
-        "results/models/{model}/{file}", model=MODELS, file=per_model
-    ) + ["results/models/summary.tsv", f"results/figures/models/comparison.{FIG_EXT}"]
+    return expand("results/models/{model}/{file}", model=MODELS, file=per_model) + [
+        "results/models/summary.tsv",
+        f"results/figures/models/comparison.{FIG_EXT}",
+    ]
 
 
 def optimise_targets():
     targets = []
     for model in OPTIMISED_MODELS:
         slugs = genre_slugs()
-        targets += expand("results/optimise/{model}/{genre}.h5", model=model, genre=slugs)
+        targets += expand(
+            "results/optimise/{model}/{genre}.h5", model=model, genre=slugs
+        )
         targets += expand("results/audio/{model}/{genre}.wav", model=model, genre=slugs)
         targets += expand(
             "results/audio/{model}/{genre}_best.wav", model=model, genre=slugs

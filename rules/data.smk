@@ -8,9 +8,6 @@ if SYNTHETIC:
             genres=GENRES_CSV,
             truth=GROUND_TRUTH,
             audio=directory(str(AUDIO_DIR)),
-        params:
-            synthetic=DATASET["synthetic"],
-            code=code("data.synth"),
         log:
             "logs/synthesize.log",
         benchmark:
@@ -19,6 +16,9 @@ if SYNTHETIC:
         resources:
             mem_mb=2000,
             runtime=30,
+        params:
+            synthetic=DATASET["synthetic"],
+            code=code("data.synth"),
         script:
             "../workflow/scripts/synthesize.py"
 
@@ -30,9 +30,6 @@ checkpoint track_table:
     output:
         table="results/metadata/tracks.tsv",
         genres="results/metadata/genres.tsv",
-    params:
-        subset=DATASET["subset"],
-        code=code("data.metadata"),
     log:
         "logs/track_table.log",
     benchmark:
@@ -40,13 +37,11 @@ checkpoint track_table:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        subset=DATASET["subset"],
+        code=code("data.metadata"),
     script:
         "../workflow/scripts/track_table.py"
-
-
-def folder_track_ids(wildcards):
-    table = track_table()
-    return [int(t) for t in table.loc[table["folder"] == wildcards.folder, "track_id"]]
 
 
 rule extract_folder:
@@ -55,13 +50,6 @@ rule extract_folder:
     output:
         validation="results/validation/folders/{folder}.tsv",
         manifest="results/features/{folder}/manifest.tsv",
-    params:
-        track_ids=folder_track_ids,
-        audio_dir=str(AUDIO_DIR),
-        features_dir="results/features",
-        features=config["features"],
-        validation=config["validation"],
-        code=code("data.audio", "data.validate", "features"),
     log:
         "logs/extract_folder/{folder}.log",
     benchmark:
@@ -70,6 +58,12 @@ rule extract_folder:
     resources:
         mem_mb=2000,
         runtime=120,
+    params:
+        track_ids=folder_track_ids,
+        audio_dir=str(AUDIO_DIR),
+        features=config["features"],
+        validation=config["validation"],
+        code=code("data.audio", "data.validate", "features"),
     script:
         "../workflow/scripts/extract_folder.py"
 
@@ -79,10 +73,11 @@ rule validation_report:
         table="results/metadata/tracks.tsv",
         folders=folder_validations,
     output:
-        report="results/validation/report.tsv",
-    params:
-        audio_dir=str(AUDIO_DIR),
-        code=code("data.validate"),
+        report=report(
+            "results/validation/report.tsv",
+            caption="../workflow/report/validation_report.rst",
+            category="Data",
+        ),
     log:
         "logs/validation_report.log",
     benchmark:
@@ -90,6 +85,9 @@ rule validation_report:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        audio_dir=str(AUDIO_DIR),
+        code=code("data.validate"),
     script:
         "../workflow/scripts/validation_report.py"
 
@@ -100,10 +98,11 @@ checkpoint splits:
         report="results/validation/report.tsv",
     output:
         tracks="results/splits/tracks.tsv",
-        genres="results/splits/genres.tsv",
-    params:
-        splits=config["splits"],
-        code=code("data.splits"),
+        genres=report(
+            "results/splits/genres.tsv",
+            caption="../workflow/report/genres.rst",
+            category="Data",
+        ),
     log:
         "logs/splits.log",
     benchmark:
@@ -111,6 +110,9 @@ checkpoint splits:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        splits=config["splits"],
+        code=code("data.splits"),
     script:
         "../workflow/scripts/splits.py"
 
@@ -121,14 +123,7 @@ rule pack_dataset:
         genres="results/splits/genres.tsv",
         manifests=folder_manifests,
     output:
-        **{
-            split: f"results/datasets/{{feature_set}}/{split}.h5"
-            for split in SPLITS
-        },
-    params:
-        features_dir="results/features",
-        frames=config["datasets"]["frames"],
-        code=code("data.pack"),
+        **{split: f"results/datasets/{{feature_set}}/{split}.h5" for split in SPLITS},
     log:
         "logs/pack_dataset/{feature_set}.log",
     benchmark:
@@ -136,5 +131,8 @@ rule pack_dataset:
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        frames=config["datasets"]["frames"],
+        code=code("data.pack"),
     script:
         "../workflow/scripts/pack_dataset.py"

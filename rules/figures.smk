@@ -1,14 +1,20 @@
 # Exploratory figures (metadata and mean mel spectrograms) and the report's Data section.
 
-EDA_METADATA = ["genre_cooccurrence", "genres_per_track", "tracks_per_split", "tracks_per_year"]
+EDA_METADATA = [
+    "genre_cooccurrence",
+    "genres_per_track",
+    "tracks_per_split",
+    "tracks_per_year",
+]
 EDA_MEL = ["mean_mel", "mel_difference"]
 
 
-def eda_output(name):
+def eda_output(name, subcategory):
     return report(
         f"results/figures/eda/{name}.{FIG_EXT}",
         caption=f"../workflow/report/{name}.rst",
         category="Exploration",
+        subcategory=subcategory,
     )
 
 
@@ -27,9 +33,7 @@ rule eda_metadata:
         tracks="results/splits/tracks.tsv",
         genres="results/splits/genres.tsv",
     output:
-        **{name: eda_output(name) for name in EDA_METADATA},
-    params:
-        code=code("figures.eda", "figures.common"),
+        **{name: eda_output(name, "Metadata") for name in EDA_METADATA},
     log:
         "logs/eda_metadata.log",
     benchmark:
@@ -37,6 +41,8 @@ rule eda_metadata:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        code=code("figures.eda", "figures.common"),
     script:
         "../workflow/scripts/eda_metadata.py"
 
@@ -46,11 +52,7 @@ rule eda_mel:
         tracks="results/splits/tracks.tsv",
         manifests=folder_manifests,
     output:
-        **{name: eda_output(name) for name in EDA_MEL},
-    params:
-        features_dir="results/features",
-        baseline=config["figures"]["baseline_genre"],
-        code=code("figures.eda", "figures.common"),
+        **{name: eda_output(name, "Mean mel spectrograms") for name in EDA_MEL},
     log:
         "logs/eda_mel.log",
     benchmark:
@@ -58,6 +60,10 @@ rule eda_mel:
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        features_dir="results/features",
+        baseline=config["figures"]["baseline_genre"],
+        code=code("figures.eda", "figures.common"),
     script:
         "../workflow/scripts/eda_mel.py"
 
@@ -85,8 +91,6 @@ rule data_report:
             category="Data",
             subcategory="Splits",
         ),
-    params:
-        code=code("figures.eda", "figures.common"),
     log:
         "logs/data_report.log",
     benchmark:
@@ -94,5 +98,7 @@ rule data_report:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=code("figures.eda", "figures.common", "data.validate"),
     script:
         "../workflow/scripts/data_report.py"

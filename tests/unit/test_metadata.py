@@ -33,6 +33,9 @@ def test_reads_the_real_layout(excerpt):
     assert tracks.loc[2, ("album", "date_released")] == pd.Timestamp("2009-01-05")
     assert pd.isna(tracks.loc[20, ("track", "genre_top")])
     assert tracks[("set", "subset")].cat.ordered
+    assert tracks.loc[2, ("artist", "tags")] == ["awol"] and tracks.loc[2, ("track", "tags")] == []
+    assert tracks.loc[2, ("artist", "active_year_begin")] == pd.Timestamp("2006-01-01")
+    assert tracks[("artist", "id")].dtype == "int64"
 
 
 def test_subsets_are_nested(excerpt):
@@ -67,35 +70,54 @@ def _edit(path, old, new):
     path.write_text(text.replace(old, new, 1))
 
 
-def test_wrong_header_is_named(excerpt):
-    _edit(excerpt / "tracks.csv", "track_id,,,", "id,,,")
-    with pytest.raises(MetadataError, match=r"tracks\.csv.*header"):
+# Each bad tracks.csv: (text replaced, replacement, what the error must say: file, row, column).
+BAD_TRACKS = {
+    "wrong header": ("track_id,,,", "id,,,", r"tracks\.csv: the header is not FMA's two-level"),
+    "missing column": (",genre_top,", ",genres_top,", r"tracks\.csv: column\(s\) \('track', 'genre_top'\) missing"),
+    "non-integer track id": ("\n20,0,", "\nx20,0,", r"tracks\.csv: data row 3 .*column track_id: 'x20'"),
+    "path in track id": ("\n20,0,", "\n../20,0,", r"tracks\.csv: data row 3 .*column track_id: '\.\./20'"),
+    "negative track id": ("\n20,0,", "\n-20,0,", r"tracks\.csv: data row 3 .*column track_id"),
+    "malformed genre list": ("Hip-Hop,[21],[21]", "Hip-Hop,[21],[2x1]", r"tracks\.csv: track_id 2, column track\.genres_all"),
+    "empty genres_all under a genre_top": ("Hip-Hop,[21],[21]", "Hip-Hop,[21],[]",
+                                            r"tracks\.csv: track_id 2, column track\.genres_all: empty"),
+    "non-integer artist id": (",9,1,40.058324,", ",9,x1,40.058324,", r"tracks\.csv: track_id 2, column artist\.id"),
+    "unknown split": (",training,small,", ",train,small,", r"tracks\.csv: track_id 2, column set\.split: 'train'"),
+    "unknown subset": (",test,small,", ",test,tiny,", r"tracks\.csv: track_id 1235, column set\.subset: 'tiny'"),
+    "malformed tags": ("\"['awol']\"", "\"['awol'\"", r"tracks\.csv: track_id 2, column artist\.tags"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_TRACKS)
+def test_bad_tracks_csv_names_file_row_and_column(excerpt, case):
+    old, new, message = BAD_TRACKS[case]
+    _edit(excerpt / "tracks.csv", old, new)
+    with pytest.raises(MetadataError, match=message) as error:
         load_tracks(excerpt / "tracks.csv")
+    assert "Fix:" in str(error.value)
 
 
-def test_missing_column_is_named(excerpt):
-    _edit(excerpt / "tracks.csv", ",genre_top,", ",genres_top,")
-    with pytest.raises(MetadataError, match=r"tracks\.csv.*\('track', 'genre_top'\)"):
-        load_tracks(excerpt / "tracks.csv")
+def test_genre_top_absent_from_genres_csv_is_named(excerpt):
+    _edit(excerpt / "tracks.csv", "Hip-Hop,[21],[21]", "HipHop,[21],[21]")
+    with pytest.raises(MetadataError, match=r"tracks\.csv: track_id 2, column track\.genre_top: 'HipHop'.*Fix:"):
+        build_track_table(excerpt / "tracks.csv", excerpt / "genres.csv", "full")
 
 
-def test_non_integer_track_id_names_the_line(excerpt):
-    _edit(excerpt / "tracks.csv", "\n20,0,", "\nx20,0,")
-    with pytest.raises(MetadataError, match=r"line 6: track_id 'x20'"):
-        load_tracks(excerpt / "tracks.csv")
-
-
-def test_malformed_genre_list_names_row_and_column(excerpt):
-    _edit(excerpt / "tracks.csv", "Hip-Hop,[21],[21]", "Hip-Hop,[21],[2x1]")
-    with pytest.raises(MetadataError, match=r"track_id 2, column track\.genres_all"):
-        load_tracks(excerpt / "tracks.csv")
+@pytest.mark.parametrize("old, new, message", [
+    ("genre_id,#tracks", "id,#tracks", r"genres\.csv: columns"),
+    ("25,9261,12,Punk,12", "25,9261,x,Punk,12", r"genres\.csv: line 6, column parent: 'x'"),
+    ("25,9261,12,Punk,12", "25,9261,13,Punk,12", r"genres\.csv: line 6, column parent: genre 13"),
+])
+def test_bad_genres_csv_is_named(excerpt, old, new, message):
+    _edit(excerpt / "genres.csv", old, new)
+    with pytest.raises(MetadataError, match=message):
+        load_genres(excerpt / "genres.csv")
 
 
 def test_unknown_genre_id_is_skipped_with_a_count(excerpt, caplog):
     _edit(excerpt / "tracks.csv", '"[12, 25]","[12, 25]"', '"[12, 999]","[12, 999]"')
     table, _ = build_track_table(excerpt / "tracks.csv", excerpt / "genres.csv", "full")
     assert table.set_index("track_id").loc[1235, "genres_all"] == "[12]"
-    assert "2 genre id(s) absent" in caplog.text
+    assert "skipped 2 genre id(s) absent" in caplog.text and "999 (track_id 1235)" in caplog.text
 
 
 def test_empty_genre_list_is_kept_for_the_splits_to_skip(excerpt, caplog):
@@ -106,14 +128,11 @@ def test_empty_genre_list_is_kept_for_the_splits_to_skip(excerpt, caplog):
     assert "1 track(s) have no genre" in caplog.text
 
 
-def test_bad_genres_csv_is_named(excerpt):
-    _edit(excerpt / "genres.csv", "genre_id,#tracks", "id,#tracks")
-    with pytest.raises(MetadataError, match=r"genres\.csv: columns"):
-        load_genres(excerpt / "genres.csv")
-
-
 def test_reads_the_synthetic_output(tiny_fma):
     tracks = load_tracks(tiny_fma["tracks"])
     table, _ = build_track_table(tiny_fma["tracks"], tiny_fma["genres"], "small")
     assert len(table) == len(tracks) == 48
     assert table["folder"].nunique() >= 2
+    labelled = table[table["genre_top"] != ""]
+    assert all(top in tops.split("|") for top, tops in zip(labelled["genre_top"], labelled["genres_all_top"]))
+    assert (table.loc[table["genre_top"] == "", "genres_all_top"].str.count(r"\|") >= 1).all()

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 import soundfile as sf
 
 from fmagenre.data.synth import generate, genre_counts, preset_genres
@@ -35,8 +36,26 @@ def test_genres_csv_shape(tiny_fma):
     assert list(genres.columns) == ["genre_id", "#tracks", "parent", "title", "top_level"]
     roots = genres[genres["parent"] == 0]
     assert sorted(roots["title"]) == preset_genres("small")
+    real_ids = {"Electronic": 15, "Experimental": 38, "Folk": 17, "Hip-Hop": 21, "Instrumental": 1235,
+                "International": 2, "Pop": 10, "Rock": 12}
+    assert dict(zip(roots["title"], roots["genre_id"])) == real_ids
+    assert (roots["top_level"] == roots["genre_id"]).all()
     subs = genres[genres["parent"] != 0]
-    assert len(subs) and subs["parent"].isin(roots["genre_id"]).all()
+    assert len(subs) and subs["parent"].isin(genres["genre_id"]).all()
+    assert subs["top_level"].isin(roots["genre_id"]).all()
+    assert not subs["parent"].isin(roots["genre_id"]).all()  # some are nested two deep, as in FMA
+
+
+def test_genres_all_holds_every_ancestor_and_genre_top_is_mostly_set(tiny_fma):
+    tracks = pd.read_csv(tiny_fma["tracks"], index_col=0, header=[0, 1])
+    genres = pd.read_csv(tiny_fma["genres"], index_col=0)
+    for own, everything in zip(tracks[("track", "genres")], tracks[("track", "genres_all")]):
+        own, everything = json.loads(own), set(json.loads(everything))
+        for gid in own:
+            while gid:
+                assert gid in everything
+                gid = genres.loc[gid, "parent"]
+    assert tracks[("track", "genre_top")].notna().mean() >= 0.85
 
 
 def test_audio_is_44k_stereo_mp3_in_fma_folders(tiny_fma):
@@ -52,16 +71,27 @@ def test_audio_is_44k_stereo_mp3_in_fma_folders(tiny_fma):
 
 def test_ground_truth_lists_every_fault_with_its_effect(tiny_fma):
     truth = json.loads(tiny_fma["ground_truth"].read_text())
-    kinds = {f["kind"] for f in truth["faults"]}
-    assert kinds == {"short", "empty", "header_only", "garbage", "silent", "missing"}
+    expected = {"short": "short", "empty": "undecodable", "header_only": "undecodable",
+                "garbage": "undecodable", "silent": "silent", "missing": "missing"}
+    assert {f["kind"]: f["expected_status"] for f in truth["faults"]} == expected
+    assert len({f["track_id"] for f in truth["faults"]}) == len(truth["faults"]) == 7
     audio = tiny_fma["audio_dir"]
     for fault in truth["faults"]:
         path = audio / f"{fault['track_id']:06d}"[:3] / f"{fault['track_id']:06d}.mp3"
         assert path.exists() == (fault["kind"] != "missing")
         if fault["kind"] == "empty":
             assert path.stat().st_size == 0
+        if fault["kind"] in ("header_only", "garbage"):
+            assert 0 < path.stat().st_size <= 4096
+        if fault["kind"] == "short":
+            assert abs(sf.info(str(path)).duration - fault["seconds"]) < 0.1 and fault["seconds"] < 1.0
+        if fault["kind"] == "silent":
+            signal, _ = sf.read(str(path))
+            assert np.abs(signal).max() == 0 and len(signal) > 44100
     assert set(truth["drifts"]) == set(preset_genres("small"))
     assert {d["sign"] for d in truth["drifts"].values()} == {-1, 1}
+    assert all(d["slope_per_year"] == d["sign"] * abs(d["slope_per_year"]) != 0 for d in truth["drifts"].values())
+    assert set(truth["genre_parameters"]) == set(preset_genres("small"))
 
 
 def test_multilabel_years_and_artist_filtered_split(tiny_fma):
@@ -76,11 +106,14 @@ def test_multilabel_years_and_artist_filtered_split(tiny_fma):
     assert (per_artist == 1).all()
 
 
-def test_split_is_80_10_10_at_the_default_size(tmp_path):
+def test_split_is_80_10_10_per_genre_at_the_default_size(tmp_path):
     paths = generate(tmp_path / "m", tmp_path / "a", tracks_per_genre=40, audio=False)
     tracks = pd.read_csv(paths["tracks"], index_col=0, header=[0, 1])
-    shares = tracks[("set", "split")].value_counts(normalize=True)
-    assert abs(shares["training"] - 0.8) < 0.06 and abs(shares["test"] - 0.1) < 0.04
+    counts = pd.crosstab(tracks[("track", "genre_top")], tracks[("set", "split")])
+    assert list(counts.index) == preset_genres("small")
+    assert counts[["validation", "test"]].stack().between(2, 6).all()  # 10 % of ~40, within one artist
+    assert (counts["training"] / counts.sum(axis=1)).between(0.7, 0.9).all()
+    assert (tracks[("set", "split")].groupby(tracks[("artist", "id")]).nunique() == 1).all()
 
 
 def test_deterministic(tmp_path):
@@ -100,13 +133,13 @@ def test_medium_preset_has_the_real_imbalance():
 
 
 def test_fma_full_sized_metadata_without_audio(tmp_path):
-    paths = generate(tmp_path / "m", tmp_path / "a", preset="medium", n_tracks=106_574, audio=False,
-                     faults=False)
+    paths = generate(tmp_path / "m", tmp_path / "a", preset="medium", n_tracks=106_574, audio=False)
     with open(paths["tracks"]) as handle:
         ids = [int(line.split(",", 1)[0]) for line in handle.readlines()[3:]]
     assert len(ids) == 106_574
     assert len({f"{i:06d}"[:3] for i in ids}) == 156
     assert not list(tmp_path.joinpath("a").rglob("*.mp3"))
+    assert json.loads(paths["ground_truth"].read_text())["faults"] == []
 
 
 def test_planted_brightness_drift_moves_the_spectral_centroid(tmp_path):
@@ -127,3 +160,15 @@ def test_planted_brightness_drift_moves_the_spectral_centroid(tmp_path):
             values.append(librosa.feature.spectral_centroid(y=audio.astype(np.float32), sr=44100).mean())
         centroids[year] = np.mean(values)
     assert centroids[2017] > centroids[2006]
+
+
+def test_planted_tempo_drift_is_the_recorded_slope():
+    from fmagenre.data.synth import _drifts, track_parameters
+
+    drifts = _drifts(preset_genres("small"))
+    tempo_genres = [g for g, d in drifts.items() if d["parameter"] == "tempo"]
+    assert {drifts[g]["sign"] for g in tempo_genres} == {-1, 1}
+    for genre in tempo_genres:
+        early, late = (track_parameters(genre, year, None, drifts[genre], np.random.default_rng(5))
+                       for year in (2006, 2016))
+        assert late["tempo"] - early["tempo"] == pytest.approx(10 * drifts[genre]["slope_per_year"])

@@ -1,9 +1,11 @@
 """Loader for FMA's metadata: ``tracks.csv`` (two-level header) and ``genres.csv``.
 
 Reads the real format as published (mdeff/fma ``utils.load``), but checks it first: a file that differs
-(wrong header, missing column, non-integer track id, malformed genre list) stops with an error naming
-the file, the row and the column. Genre ids that ``genres.csv`` does not know are dropped from a track's
-lists with a logged count (the documented skip), since one bad id should not discard a track.
+(wrong header, missing column, non-integer track or artist id, malformed list, unknown split or subset,
+a ``genre_top`` with an empty ``genres_all`` or that is not a root genre of ``genres.csv``) stops with an
+error naming the file, the row and the column. Genre ids inside ``genres``/``genres_all`` that
+``genres.csv`` does not know are dropped from the track's lists with a logged count (the documented
+skip), since one stray id should not discard a track.
 
 Audio paths are built from integer track ids only (``NNN/NNNNNN.mp3``), so metadata can never make the
 pipeline read or write outside the configured folders.
@@ -11,6 +13,7 @@ pipeline read or write outside the configured folders.
 
 from __future__ import annotations
 
+import ast
 import logging
 from pathlib import Path
 
@@ -27,8 +30,13 @@ REQUIRED_COLUMNS = [
     ("track", "genres_all"), ("track", "date_created"), ("track", "duration"),
     ("album", "date_released"), ("artist", "id"),
 ]
-LIST_COLUMNS = [("track", "genres"), ("track", "genres_all")]
-DATE_COLUMNS = [("track", "date_created"), ("album", "date_released")]
+# As utils.load: list columns (literal_eval) and dates; those absent from a slimmed file are skipped.
+LIST_COLUMNS = [("track", "tags"), ("album", "tags"), ("artist", "tags"), ("track", "genres"),
+                ("track", "genres_all")]
+DATE_COLUMNS = [("track", "date_created"), ("track", "date_recorded"), ("album", "date_created"),
+                ("album", "date_released"), ("artist", "date_created"), ("artist", "active_year_begin"),
+                ("artist", "active_year_end")]
+SPLITS = ("training", "validation", "test")
 TABLE_COLUMNS = ["track_id", "folder", "path", "subset", "split", "genre_top", "genres", "genres_all",
                  "genres_all_top", "artist_id", "year", "duration"]
 
@@ -58,22 +66,34 @@ def _check_header(path: Path) -> None:
         )
 
 
-def _parse_id_list(value, path: Path, track_id, column: str) -> list[int]:
-    """Parse ``"[21, 12]"`` (FMA's list serialisation) without eval."""
-    text = "" if pd.isna(value) else str(value).strip()
-    if not (text.startswith("[") and text.endswith("]")):
-        raise MetadataError(
-            f"{path}: track_id {track_id}, column {column}: {text!r} is not a list like '[21, 12]'. "
-            "Fix: restore the file from fma_metadata.zip."
-        )
-    inner = text[1:-1].strip()
-    try:
-        return [int(part) for part in inner.split(",")] if inner else []
-    except ValueError:
-        raise MetadataError(
-            f"{path}: track_id {track_id}, column {column}: {text!r} holds a non-integer genre id. "
-            "Fix: restore the file from fma_metadata.zip."
-        ) from None
+def _parse_lists(tracks: pd.DataFrame, column: tuple, path: Path) -> list[list]:
+    """Parse FMA's list serialisation (``"[21, 12]"``, ``"['awol']"``) with ``ast.literal_eval``.
+
+    Each distinct string is parsed once (fma_full repeats them a lot), and each row gets its own list.
+    Genre lists must hold integers; tags, strings.
+    """
+    element = str if column[1] == "tags" else int
+    parsed = {}
+    for track_id, value in zip(tracks.index, tracks[column]):
+        if value in parsed:
+            continue
+        text = "" if pd.isna(value) else str(value)
+        try:
+            items = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            items = None
+        if not (isinstance(items, list) and all(type(item) is element for item in items)):
+            raise MetadataError(
+                f"{path}: track_id {track_id}, column {column[0]}.{column[1]}: {text!r} is not a list of "
+                f"{element.__name__}s like {'[21, 12]' if element is int else repr(['rock'])}. "
+                "Fix: restore tracks.csv from fma_metadata.zip."
+            )
+        parsed[value] = items
+    return [list(parsed[value]) for value in tracks[column]]
+
+
+def _first_bad(mask, tracks: pd.DataFrame):
+    return tracks.index[np.flatnonzero(np.asarray(mask))[0]]
 
 
 def load_tracks(path: str | Path) -> pd.DataFrame:
@@ -90,24 +110,51 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
             "(52 columns; the repository's older code expected 'genres_top', the file has 'genre_top')."
         )
     ids = pd.to_numeric(pd.Series(tracks.index), errors="coerce")
-    bad = ~np.isfinite(ids.to_numpy(dtype=float)) | (ids.to_numpy(dtype=float) % 1 != 0)
-    if bad.any():
+    values = ids.to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values % 1 != 0) | (values < 0)
+    if bad.any():  # ids alone make the audio paths: nothing else may reach the file system
         row = int(np.flatnonzero(bad)[0])
         raise MetadataError(
-            f"{path}: line {row + 4}: track_id {tracks.index[row]!r} is not an integer. "
-            "Fix: restore the file from fma_metadata.zip."
+            f"{path}: data row {row + 1} (after the 3 header lines), column track_id: "
+            f"{tracks.index[row]!r} is not a non-negative integer. Fix: restore tracks.csv from fma_metadata.zip."
         )
     tracks.index = pd.Index(ids.astype(np.int64).to_numpy(), name="track_id")
     if tracks.index.has_duplicates:
         raise MetadataError(f"{path}: track_id {tracks.index[tracks.index.duplicated()][0]} appears twice.")
-    for column in LIST_COLUMNS:
-        name = f"{column[0]}.{column[1]}"
-        tracks[column] = [_parse_id_list(v, path, t, name) for t, v in zip(tracks.index, tracks[column])]
-    for column in DATE_COLUMNS:
-        tracks[column] = pd.to_datetime(tracks[column], errors="coerce")
-    unknown_subsets = set(tracks[("set", "subset")].dropna()) - set(SUBSETS)
-    if unknown_subsets:
-        raise MetadataError(f"{path}: column set.subset holds {sorted(unknown_subsets)}; expected {SUBSETS}.")
+    artist = pd.to_numeric(tracks[("artist", "id")], errors="coerce")
+    if (artist.isna() | (artist % 1 != 0)).any():
+        bad = _first_bad(artist.isna() | (artist % 1 != 0), tracks)
+        raise MetadataError(
+            f"{path}: track_id {bad}, column artist.id: {tracks.loc[bad, ('artist', 'id')]!r} is not an integer "
+            "(the artist-grouped split needs every track's artist). Fix: restore tracks.csv from fma_metadata.zip."
+        )
+    tracks[("artist", "id")] = artist.astype(np.int64)
+    for column in (c for c in LIST_COLUMNS if c in tracks.columns):
+        tracks[column] = _parse_lists(tracks, column, path)
+    for column in (c for c in DATE_COLUMNS if c in tracks.columns):
+        text = tracks[column]
+        tracks[column] = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        unparsed = int((tracks[column].isna() & text.notna()).sum())
+        if unparsed:
+            log.warning("%s: %d value(s) of %s.%s are not dates (e.g. track_id %s: %r); read as missing",
+                        path, unparsed, *column, _first_bad(tracks[column].isna() & text.notna(), tracks),
+                        text[tracks[column].isna() & text.notna()].iloc[0])
+    for column, allowed in ((("set", "subset"), SUBSETS), (("set", "split"), SPLITS)):
+        values = tracks[column]
+        unknown = values.notna() & ~values.isin(allowed)
+        if unknown.any():
+            bad = _first_bad(unknown, tracks)
+            raise MetadataError(
+                f"{path}: track_id {bad}, column {column[0]}.{column[1]}: {values[bad]!r} is not one of "
+                f"{', '.join(allowed)}. Fix: restore tracks.csv from fma_metadata.zip."
+            )
+    no_genres = tracks[("track", "genre_top")].notna() & (tracks[("track", "genres_all")].map(len) == 0)
+    if no_genres.any():
+        raise MetadataError(
+            f"{path}: track_id {_first_bad(no_genres, tracks)}, column track.genres_all: empty, but "
+            "track.genre_top is set (genre_top is the single root of genres_all). Fix: restore tracks.csv "
+            "from fma_metadata.zip, or empty that track's genre_top."
+        )
     tracks[("set", "subset")] = pd.Categorical(tracks[("set", "subset")], categories=SUBSETS, ordered=True)
     return tracks
 
@@ -129,6 +176,15 @@ def load_genres(path: str | Path) -> pd.DataFrame:
             row = int(values.isna().to_numpy().argmax())
             raise MetadataError(f"{path}: line {row + 2}, column {column}: {genres[column].iloc[row]!r} is not an integer.")
         genres[column] = values.astype(np.int64)
+    ids = set(genres["genre_id"])
+    for column in ("parent", "top_level"):
+        dangling = ~genres[column].isin(ids | ({0} if column == "parent" else set()))
+        if dangling.any():
+            row = int(np.flatnonzero(dangling.to_numpy())[0])
+            raise MetadataError(
+                f"{path}: line {row + 2}, column {column}: genre {genres[column].iloc[row]} is not a genre_id "
+                "of the file. Fix: use FMA's genres.csv unmodified."
+            )
     return genres
 
 
@@ -145,21 +201,34 @@ def build_track_table(tracks_csv, genres_csv, subset: str) -> tuple[pd.DataFrame
     """The pipeline's track table (``results/metadata/tracks.tsv``) and genre table."""
     genres = load_genres(genres_csv)
     tracks = select_subset(load_tracks(tracks_csv), subset)
+    roots = set(genres.loc[genres["parent"] == 0, "title"])
+    unknown_top = tracks[("track", "genre_top")].notna() & ~tracks[("track", "genre_top")].isin(roots)
+    if unknown_top.any():
+        bad = _first_bad(unknown_top, tracks)
+        raise MetadataError(
+            f"{tracks_csv}: track_id {bad}, column track.genre_top: {tracks.loc[bad, ('track', 'genre_top')]!r} "
+            f"is not a root genre (parent 0) of {genres_csv}. Fix: use the genres.csv of the same fma_metadata."
+        )
     known = set(genres["genre_id"])
     title = dict(zip(genres["genre_id"], genres["title"]))
     top_level = dict(zip(genres["genre_id"], genres["top_level"]))
+    skipped: dict[int, int] = {}  # unknown genre id -> first track_id holding it
     dropped = 0
 
-    def keep_known(ids):
+    def keep_known(track_id, ids):
         nonlocal dropped
         kept = [g for g in ids if g in known]
         dropped += len(ids) - len(kept)
+        for g in set(ids) - known:
+            skipped.setdefault(g, track_id)
         return kept
 
-    genres_list = [keep_known(ids) for ids in tracks[("track", "genres")]]
-    genres_all = [keep_known(ids) for ids in tracks[("track", "genres_all")]]
+    genres_list = [keep_known(t, ids) for t, ids in zip(tracks.index, tracks[("track", "genres")])]
+    genres_all = [keep_known(t, ids) for t, ids in zip(tracks.index, tracks[("track", "genres_all")])]
     if dropped:
-        log.warning("%s: %d genre id(s) absent from %s were skipped", tracks_csv, dropped, genres_csv)
+        examples = ", ".join(f"{g} (track_id {t})" for g, t in sorted(skipped.items())[:5])
+        log.warning("%s: skipped %d genre id(s) absent from %s in track.genres/track.genres_all, e.g. %s",
+                    tracks_csv, dropped, genres_csv, examples)
     tops = ["|".join(sorted({title[top_level[g]] for g in ids})) for ids in genres_all]
     released = tracks[("album", "date_released")].dt.year
     created = tracks[("track", "date_created")].dt.year
@@ -176,7 +245,7 @@ def build_track_table(tracks_csv, genres_csv, subset: str) -> tuple[pd.DataFrame
         "genres": ["[" + ", ".join(map(str, g)) + "]" for g in genres_list],
         "genres_all": ["[" + ", ".join(map(str, g)) + "]" for g in genres_all],
         "genres_all_top": tops,
-        "artist_id": tracks[("artist", "id")].fillna(-1).astype(np.int64).to_numpy(),
+        "artist_id": tracks[("artist", "id")].to_numpy(),
         "year": year.astype("Int64").to_numpy(),
         "duration": tracks[("track", "duration")].to_numpy(),
     }, columns=TABLE_COLUMNS)

@@ -23,9 +23,11 @@ TRACK_COLUMNS = ["track_id", "split", "genre_top", "label", "year", "genres_all"
 def grouped_split(genre: pd.Series, artist: pd.Series, seed: int) -> pd.Series:
     """80/10/10 per genre with whole artists (FMA's artist filter: an artist is in one split only).
 
-    Each artist belongs to its most frequent genre; per genre, shuffled artists fill test, then
-    validation, taking an artist only while it does not overshoot the split's share by more than
-    half (so small genres keep most of their tracks for training).
+    Each artist belongs to its most frequent genre. Targets per genre: 10 % of its tracks for validation
+    and for test (at least one track each once a genre has 5 tracks), the rest for training. Artists,
+    in a seeded random order, each go where they most reduce the squared error relative to the
+    targets, so a small held-out split is not swamped by one big artist, and every split ends within
+    one artist's tracks of its target.
     """
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"genre": genre.to_numpy(), "artist": artist.to_numpy()})
@@ -35,16 +37,19 @@ def grouped_split(genre: pd.Series, artist: pd.Series, seed: int) -> pd.Series:
     assigned = {}
     for name in sorted(frame["genre"].unique()):
         artists = np.sort(home.index[home == name].to_numpy())
-        n = int(sizes.loc[artists].sum()) if len(artists) else 0
-        target = max(1, round(0.1 * n)) if n >= 3 else 0
-        want = {"test": target, "validation": target}
+        n = int(sizes.loc[artists].sum())
+        held_out = max(1, round(0.1 * n)) if n >= 5 else 0
+        target = np.array([n - 2 * held_out, held_out, held_out], dtype=float)
+        deficit = target.copy()
         for a in rng.permutation(artists):
-            size = int(sizes[a])
-            chosen = next((s for s in ("test", "validation") if 0 < want[s] and size <= want[s] + target / 2), None)
-            if chosen is not None:
-                assigned[a] = chosen
-                want[chosen] -= size
-    return pd.Series(frame["artist"].map(assigned).fillna("training").to_numpy(), index=genre.index, dtype=object)
+            size = sizes[a]
+            cost = np.full(len(SPLITS), np.inf)
+            open_ = target > 0
+            cost[open_] = (size**2 - 2 * size * deficit[open_]) / target[open_] ** 2
+            chosen = int(np.argmin(cost + rng.uniform(0, 1e-9, len(SPLITS))))  # random among ties
+            assigned[a] = SPLITS[chosen]
+            deficit[chosen] -= size
+    return pd.Series(frame["artist"].map(assigned).to_numpy(), index=genre.index, dtype=object)
 
 
 def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool = True,
@@ -76,7 +81,9 @@ def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool
         source = "FMA's official split"
     else:
         labelled["split"] = grouped_split(labelled["genre_top"], labelled["artist_id"], seed)
-        source = "a stratified, artist-grouped split (seed %d)" % seed
+        why = "splits.use_official is false" if not use_official else (
+            f"{int((~official).sum())} track(s) have no official split")
+        source = f"a stratified, artist-grouped split (seed {seed}; {why})"
     genres = sorted(labelled["genre_top"].unique())
     labelled["label"] = labelled["genre_top"].map({g: i for i, g in enumerate(genres)})
     labelled["genres_all"] = labelled["genres_all_top"]
@@ -90,4 +97,6 @@ def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool
     })
     log.info("splits from %s: %s", source,
              ", ".join(f"{s} {int((tracks['split'] == s).sum())}" for s in SPLITS))
+    for row in genre_table.itertuples():
+        log.info("  %s (label %d): %d / %d / %d", row.genre, row.label, row.n_training, row.n_validation, row.n_test)
     return tracks, genre_table

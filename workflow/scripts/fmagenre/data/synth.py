@@ -58,6 +58,26 @@ TOP_GENRES = {
     "Classical": (5, 619), "Old-Time / Historic": (8, 510), "Jazz": (4, 384), "Country": (9, 178),
     "Soul-RnB": (14, 154), "Spoken": (20, 118), "Blues": (3, 74), "Easy Listening": (13, 21),
 }
+# Real FMA sub-genres (genre_id, parent, title) from genres.csv, some nested two deep (Bigbeat is a
+# child of Techno). Old-Time / Historic has none in FMA either.
+SUB_GENRES = {
+    "Blues": [(567, 3, "Gospel")],
+    "Classical": [(441, 5, "Opera"), (659, 5, "Contemporary Classical")],
+    "Country": [(63, 9, "Bluegrass"), (137, 9, "Americana")],
+    "Easy Listening": [(311, 13, "Lounge"), (810, 13, "Nu-Jazz")],
+    "Electronic": [(181, 15, "Techno"), (236, 15, "IDM"), (401, 181, "Bigbeat")],
+    "Experimental": [(1, 38, "Avant-Garde"), (32, 38, "Noise"), (47, 38, "Drone")],
+    "Folk": [(33, 17, "Psych-Folk"), (103, 17, "Singer-Songwriter")],
+    "Hip-Hop": [(100, 21, "Alternative Hip-Hop"), (539, 21, "Rap")],
+    "Instrumental": [(18, 1235, "Soundtrack"), (107, 1235, "Ambient")],
+    "International": [(46, 2, "Latin America"), (79, 2, "Reggae - Dub"), (502, 46, "Cumbia")],
+    "Jazz": [(37, 4, "Jazz: Vocal"), (74, 4, "Free-Jazz")],
+    "Old-Time / Historic": [],
+    "Pop": [(76, 10, "Experimental Pop"), (362, 10, "Synth Pop")],
+    "Rock": [(25, 12, "Punk"), (66, 12, "Indie-Rock"), (89, 25, "Post-Punk")],
+    "Soul-RnB": [(11, 14, "Disco"), (19, 14, "Funk")],
+    "Spoken": [(65, 20, "Radio"), (188, 20, "Poetry"), (189, 65, "Talk Radio")],
+}
 SMALL_GENRES = ["Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International",
                 "Pop", "Rock"]
 
@@ -87,11 +107,14 @@ _SCALES = {"major": [0, 2, 4, 5, 7, 9, 11], "minor": [0, 2, 3, 5, 7, 8, 10],
 # Per-genre drift with release year. `bright` moves the spectral tilt (and so the spectral centroid),
 # `tempo` the beat. Signs alternate so that a trend test cannot pass by a global bias.
 _DRIFT_SLOPES = {"bright": 0.035, "tempo": 1.5}
+_DRIFT_OBSERVABLE = {"bright": "spectral centroid (higher = brighter)", "tempo": "beats per minute"}
 
-# Planted faults: the kind, how it is made, and the status validation must give it.
+# Planted faults: the kind, the status validation must give it, and for short clips their length as a
+# share of the clip (3 s and 5 s of a 30 s clip, like fma_small's 098565/098567/098569).
 FAULTS = [
-    ("short", "short"), ("short", "short"), ("empty", "undecodable"), ("header_only", "undecodable"),
-    ("garbage", "undecodable"), ("silent", "silent"), ("missing", "missing"),
+    ("short", "short", 0.1), ("short", "short", 1 / 6), ("empty", "undecodable", None),
+    ("header_only", "undecodable", None), ("garbage", "undecodable", None), ("silent", "silent", None),
+    ("missing", "missing", None),
 ]
 
 
@@ -117,13 +140,12 @@ def genre_counts(preset: str, tracks_per_genre: int, n_tracks: int | None = None
 
 
 def _genre_table(genres: list[str]) -> pd.DataFrame:
-    """genres.csv rows: each top-level genre plus two sub-genres (ids above the real id range)."""
+    """genres.csv rows: each top-level genre and its real FMA sub-genres from :data:`SUB_GENRES`."""
     rows = []
-    for index, title in enumerate(sorted(genres)):
-        gid = TOP_GENRES[title][0]
-        rows.append((gid, 0, title, gid))
-        for k, suffix in enumerate(("Fusion", "Lo-Fi")):
-            rows.append((2000 + 10 * index + k, gid, f"{title} {suffix}", gid))
+    for title in genres:
+        top = TOP_GENRES[title][0]
+        rows.append((top, 0, title, top))
+        rows.extend((gid, parent, sub, top) for gid, parent, sub in SUB_GENRES[title])
     table = pd.DataFrame(rows, columns=["genre_id", "parent", "title", "top_level"])
     table.insert(1, "#tracks", 0)
     return table.sort_values("genre_id").reset_index(drop=True)
@@ -138,7 +160,7 @@ def _assign_ids(n_total: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(np.arange(2, span), size=n_total, replace=False))
 
 
-def _metadata(preset: str, counts: dict[str, int], seed: int, clip_seconds: float):
+def _metadata(preset: str, counts: dict[str, int], seed: int):
     """Draw every track's metadata and synthesis parameters (no audio)."""
     rng = np.random.default_rng(seed)
     genres = preset_genres(preset)
@@ -151,29 +173,40 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, clip_seconds: floa
     order = rng.permutation(n)
     genre_of = genre_of[order]
     ids = _assign_ids(n, rng)
-    # Artists: 1-4 tracks each within a genre; albums one per artist.
+    # Artists: 1-4 tracks each within a genre (fewer in tiny genres, so that the artist-grouped split
+    # can still give them validation and test tracks); albums one per artist.
     artist_of = np.empty(n, dtype=np.int64)
     next_artist = 1
     for genre in genres:
         idx = np.flatnonzero(genre_of == genre)
+        largest = int(np.clip(len(idx) // 10, 1, 4))
         position = 0
         while position < len(idx):
-            size = int(rng.integers(1, 5))
+            size = int(rng.integers(1, largest + 1))
             artist_of[idx[position:position + size]] = next_artist
             next_artist += 1
             position += size
     split = grouped_split(pd.Series(genre_of), pd.Series(artist_of), seed).to_numpy()
     artist_year = rng.integers(YEARS[0], YEARS[1] + 1, size=next_artist)
     year = artist_year[artist_of]
-    # Multi-label: sub-genres, and for some tracks a second root genre.
+    # Multi-label: sub-genres, and for some tracks a second root genre. genres_all adds every ancestor
+    # (as FMA does), and genre_top is empty when the track has two roots.
+    parent_of = dict(zip(genre_table["genre_id"], genre_table["parent"]))
     root_of = dict(zip(genre_table["genre_id"], genre_table["top_level"]))
+
+    def with_ancestors(gid):
+        chain = [gid]
+        while parent_of[chain[-1]]:
+            chain.append(parent_of[chain[-1]])
+        return chain
+
     second_root = np.where(rng.random(n) < 0.07, rng.integers(0, len(genres), n), -1)
     second_root[second_root == np.searchsorted(genres, genre_of)] = -1
     genres_col, genres_all_col, genre_top_col, blend_with = [], [], [], []
     for i in range(n):
         g = genre_of[i]
-        own = [top_id[g]] if rng.random() < 0.5 else [int(rng.choice(subs[g]))]
-        if rng.random() < 0.35:
+        own = [top_id[g]] if not subs[g] or rng.random() < 0.5 else [int(rng.choice(subs[g]))]
+        if subs[g] and rng.random() < 0.35:
             own.append(int(rng.choice(subs[g])))
         if second_root[i] >= 0:
             other = genres[second_root[i]]
@@ -182,10 +215,9 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, clip_seconds: floa
         else:
             blend_with.append(None)
         own = sorted(set(own))
-        roots = {root_of[gid] for gid in own}
         genres_col.append(own)
-        genres_all_col.append(sorted(set(own) | roots))
-        genre_top_col.append(g if len(roots) == 1 else "")
+        genres_all_col.append(sorted({a for gid in own for a in with_ancestors(gid)}))
+        genre_top_col.append(g if len({root_of[gid] for gid in own}) == 1 else "")
     return dict(genres=genres, genre_table=genre_table, ids=ids, genre_of=genre_of, artist_of=artist_of,
                 split=split, year=year, genres_col=genres_col, genres_all_col=genres_all_col,
                 genre_top_col=genre_top_col, blend_with=blend_with, rng=rng)
@@ -198,7 +230,8 @@ def _drifts(genres: list[str]) -> dict[str, dict]:
         parameter = "bright" if index % 2 == 0 else "tempo"
         sign = 1 if (index // 2) % 2 == 0 else -1
         drifts[genre] = {"parameter": parameter, "slope_per_year": sign * _DRIFT_SLOPES[parameter],
-                         "sign": sign, "reference_year": (YEARS[0] + YEARS[1]) / 2}
+                         "sign": sign, "reference_year": (YEARS[0] + YEARS[1]) / 2,
+                         "observable": _DRIFT_OBSERVABLE[parameter]}
     return drifts
 
 
@@ -242,34 +275,43 @@ def _midi_hz(note):
 def render(params: dict, seconds: float, seed: int) -> np.ndarray:
     """Render one track's stereo audio [n, 2] in [-1, 1] at 44.1 kHz from its parameters.
 
-    Synthesised at :data:`RENDER_RATE` and resampled to :data:`SAMPLE_RATE` with soxr.
+    One 4-bar phrase (a whole cycle of the chord progression) is synthesised at :data:`RENDER_RATE`,
+    resampled with soxr and repeated to the clip's length, as music repeats: rendering every bar note by
+    note made the default dataset three times slower. The loudness swell spans the whole clip.
     """
     import soxr
 
     rng = np.random.default_rng(seed)
+    bar = 4 * 60.0 / params["tempo"]
+    phrase = soxr.resample(_phrase(params, min(seconds, 4 * bar), rng), RENDER_RATE, SAMPLE_RATE, quality="HQ")
+    mix = np.resize(phrase.astype(np.float32), int(round(seconds * SAMPLE_RATE)))  # repeats cyclically
+    t = np.arange(len(mix), dtype=np.float32) / np.float32(SAMPLE_RATE)
+    mix *= 1.0 - params["dyn"] * 0.5 * (1 + np.sin(2 * np.pi * t / (8 * bar) + rng.uniform(0, 6)))
+    mix *= 0.8 / max(1e-9, np.abs(mix).max())
+    return np.stack([mix * (1 - params["pan"]), mix * (1 + params["pan"])], axis=1) / (1 + abs(params["pan"]))
+
+
+def _phrase(params: dict, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Mono phrase at :data:`RENDER_RATE`: drums, chords with the genre's timbre, bass, tilted noise."""
     sr = RENDER_RATE
     n = int(round(seconds * sr))
     t = np.arange(n) / sr
     beat = 60.0 / params["tempo"]
     mix = np.zeros(n)
     # Drums: kick (pitched-down sine), snare (noise burst), hats (short bright noise) on a 16th grid.
-    step = beat / 4
-    steps = np.arange(0, seconds, step)
     kick_len, snare_len, hat_len = int(0.12 * sr), int(0.10 * sr), int(0.03 * sr)
     kt = np.arange(kick_len) / sr
     kick = np.sin(2 * np.pi * (50 + 60 * np.exp(-kt * 30)) * kt) * np.exp(-kt * 25)
     snare = rng.standard_normal(snare_len) * np.exp(-np.arange(snare_len) / sr * 30)
     hat = np.diff(rng.standard_normal(hat_len + 1)) * np.exp(-np.arange(hat_len) / sr * 120)
-    pattern_rng = np.random.default_rng(seed + 1)
-    kick_steps = {0, 8} | ({6, 10} if pattern_rng.random() < 0.5 else set())
-    snare_steps = {4, 12}
-    for index, start in enumerate(steps):
+    kick_steps = {0, 8} | ({6, 10} if rng.random() < 0.5 else set())
+    for index, start in enumerate(np.arange(0, seconds, beat / 4)):
         s = int(start * sr)
         pos = index % 16
-        for hit, level, steps_on in ((kick, params["kick"], pos in kick_steps),
-                                     (snare, params["snare"] * 0.6, pos in snare_steps),
-                                     (hat, params["hat"] * 0.3, pos % 2 == 0)):
-            if steps_on and level > 0.02:
+        for hit, level, on in ((kick, params["kick"], pos in kick_steps),
+                               (snare, params["snare"] * 0.6, pos in (4, 12)),
+                               (hat, params["hat"] * 0.3, pos % 2 == 0)):
+            if on and level > 0.02:
                 end = min(n, s + len(hit))
                 mix[s:end] += level * hit[: end - s]
     # Harmony: a chord progression of the scale, harmonic timbre with a rolloff, and a bass line.
@@ -281,7 +323,7 @@ def render(params: dict, seconds: float, seed: int) -> np.ndarray:
     note_index = (t // note_len).astype(int)
     n_notes = note_index.max() + 1
     note_chord = (np.arange(n_notes) * note_len // bar).astype(int) % 4
-    melody_steps = np.random.default_rng(seed + 2).integers(0, len(scale), size=n_notes)
+    melody_steps = rng.integers(0, len(scale), size=n_notes)
     freq = _midi_hz(chord_roots[note_chord] + 12 + scale[melody_steps])[note_index]
     phase_env = np.exp(-((t % note_len) / note_len) * 3.0)
     phase = 2 * np.pi * np.cumsum(freq) / sr
@@ -301,18 +343,10 @@ def render(params: dict, seconds: float, seed: int) -> np.ndarray:
     mix += params["bass"] * 0.5 * np.sin(bass_phase) * np.exp(-((t % beat) / beat) * 2.0)
     # Noise with a spectral tilt set by brightness: a one-pole lowpass mixed with its complement.
     noise = rng.standard_normal(n)
-    alpha = 1.0 - params["bright"]
-    low = _one_pole(noise, alpha)
-    tilted = params["bright"] * (noise - low) + (1 - params["bright"]) * low
-    mix += params["noise"] * tilted
+    low = _one_pole(noise, 1.0 - params["bright"])
+    mix += params["noise"] * (params["bright"] * (noise - low) + (1 - params["bright"]) * low)
     # Brightness also shapes the whole mix (FMA's production varies): a gentle tilt filter.
-    mix = params["bright"] * mix + (1 - params["bright"]) * _one_pole(mix, 0.85) * 1.5
-    # Dynamics: slow loudness swell.
-    mix *= 1.0 - params["dyn"] * 0.5 * (1 + np.sin(2 * np.pi * t / (8 * bar) + rng.uniform(0, 6)))
-    mix /= max(1e-9, np.abs(mix).max()) / 0.8
-    mix = np.clip(soxr.resample(mix, sr, SAMPLE_RATE, quality="HQ"), -1.0, 1.0)
-    left, right = mix * (1 - params["pan"]), mix * (1 + params["pan"])
-    return np.stack([left, right], axis=1) / (1 + abs(params["pan"]))
+    return params["bright"] * mix + (1 - params["bright"]) * _one_pole(mix, 0.85) * 1.5
 
 
 def _one_pole(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -328,23 +362,20 @@ def _write_track(job: tuple) -> None:
 
     path, params, seconds, seed, fault = job
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    if fault == "missing":
+    kind = fault["kind"] if fault else None
+    if kind == "missing":  # also when regenerating into a folder that holds an older copy
+        path.unlink(missing_ok=True)
         return
-    if fault == "empty":
-        path.write_bytes(b"")
+    if kind in ("empty", "garbage"):
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(b"" if kind == "empty" else np.random.default_rng(seed).bytes(4096))
         return
-    if fault == "garbage":
-        path.write_bytes(rng.bytes(4096))
-        return
-    if fault == "silent":
-        encode_mp3(path, np.zeros((int(seconds * SAMPLE_RATE), 2)), SAMPLE_RATE, quality=7)
-        return
-    length = min(3.0, 0.15 * seconds) if fault == "short" else seconds
-    audio = render(params, length, seed)
+    if kind == "silent":
+        audio = np.zeros((int(seconds * SAMPLE_RATE), 2))
+    else:
+        audio = render(params, fault["seconds"] if kind == "short" else seconds, seed)
     encode_mp3(path, audio, SAMPLE_RATE, quality=7)
-    if fault == "header_only":
+    if kind == "header_only":  # the first frame's header and a little data: no decodable frame
         data = path.read_bytes()[:300]
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
@@ -354,7 +385,7 @@ def _fmt_list(values) -> str:
     return "[" + ", ".join(str(int(v)) for v in values) + "]"
 
 
-def _tracks_frame(meta: dict, preset: str, clip_seconds: float, n_tracks: int | None) -> pd.DataFrame:
+def _tracks_frame(meta: dict, preset: str, n_tracks: int | None) -> pd.DataFrame:
     """The tracks.csv frame: all 52 real columns, the ones the pipeline reads filled realistically."""
     rng = meta["rng"]
     ids, n = meta["ids"], len(meta["ids"])
@@ -390,7 +421,9 @@ def _tracks_frame(meta: dict, preset: str, clip_seconds: float, n_tracks: int | 
         ("set", "split"): meta["split"], ("set", "subset"): subset,
         ("track", "bit_rate"): 128000, ("track", "comments"): 0, ("track", "composer"): "",
         ("track", "date_created"): created_str, ("track", "date_recorded"): "",
-        ("track", "duration"): int(round(clip_seconds)), ("track", "favorites"): rng.integers(0, 10, n),
+        # The whole track's length from the API, as in FMA (the clip is a 30 s cut of it).
+        ("track", "duration"): np.clip(np.round(rng.lognormal(np.log(230), 0.4, n)), 31, 900).astype(int),
+        ("track", "favorites"): rng.integers(0, 10, n),
         ("track", "genre_top"): meta["genre_top_col"],
         ("track", "genres"): [_fmt_list(g) for g in meta["genres_col"]],
         ("track", "genres_all"): [_fmt_list(g) for g in meta["genres_all_col"]],
@@ -415,16 +448,17 @@ def generate(metadata_dir, audio_dir, *, preset: str = "small", tracks_per_genre
     """
     metadata_dir, audio_dir = Path(metadata_dir), Path(audio_dir)
     counts = genre_counts(preset, tracks_per_genre, n_tracks)
-    meta = _metadata(preset, counts, seed, clip_seconds)
+    meta = _metadata(preset, counts, seed)
     drifts = _drifts(meta["genres"])
     ids = meta["ids"]
     fault_rows = []
-    if faults:
+    if faults and audio:  # faults live in the audio: metadata-only runs plant none
         chosen = np.random.default_rng(seed + 7).choice(len(ids), size=len(FAULTS), replace=False)
-        fault_rows = [{"track_id": int(ids[i]), "kind": kind, "expected_status": status}
-                      for i, (kind, status) in zip(sorted(chosen), FAULTS)]
-    fault_of = {row["track_id"]: row["kind"] for row in fault_rows}
-    tracks = _tracks_frame(meta, preset, clip_seconds, n_tracks)
+        fault_rows = [{"track_id": int(ids[i]), "kind": kind, "expected_status": status,
+                       **({"seconds": round(share * clip_seconds, 3)} if share else {})}
+                      for i, (kind, status, share) in zip(sorted(chosen), FAULTS)]
+    fault_of = {row["track_id"]: row for row in fault_rows}
+    tracks = _tracks_frame(meta, preset, n_tracks)
     genre_table = meta["genre_table"]
     all_ids = [g for row in meta["genres_all_col"] for g in row]
     genre_table["#tracks"] = genre_table["genre_id"].map(pd.Series(all_ids).value_counts()).fillna(0).astype(int)

@@ -130,7 +130,7 @@ def plot_tracks_per_split(tracks: pd.DataFrame, path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("tracks")
     ax.set_ylabel("genre (genre_top)")
-    ax.legend(title="split", loc="lower right")
+    ax.legend(title="split", loc="upper left", bbox_to_anchor=(1.01, 1))
     totals = ", ".join(f"{s} {int(counts[s].sum())}" for s in SPLIT_ORDER)
     ax.set_title(f"Validated tracks per genre and split ({totals})")
     save_figure(fig, path)

@@ -13,7 +13,9 @@ def plot_curves(history: pd.DataFrame, path: str, name: str) -> None:
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for split, style in (("train", "-o"), ("val", "-s")):
         loss_ax.plot(history["epoch"], history[f"{split}_loss"], style, label=split, markersize=3)
-        acc_ax.plot(history["epoch"], history[f"{split}_accuracy"], style, label=split, markersize=3)
+        acc_ax.plot(
+            history["epoch"], history[f"{split}_accuracy"], style, label=split, markersize=3
+        )
     loss_ax.set(title="Loss", xlabel="epoch", ylabel="loss (nats; BCE when multi-label)")
     acc_ax.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (fraction)", ylim=(0, 1))
     for ax in (loss_ax, acc_ax):
@@ -52,8 +54,15 @@ def plot_comparison(summary: pd.DataFrame, path: str) -> None:
     for position, collapsed in zip(positions, summary["collapsed"].astype(str) == "True"):
         if collapsed:
             ax.text(position, 0.02, "collapsed", rotation=90, ha="center", va="bottom", color="red")
-    labels = [f"{m}\n{a}/{f}" for m, a, f in zip(summary["model"], summary["arch"], summary["features"])]
+    labels = [
+        f"{m}\n{a}/{f}" for m, a, f in zip(summary["model"], summary["arch"], summary["features"])
+    ]
     ax.set_xticks(positions, labels, fontsize=8)
-    ax.set(title="Model comparison", xlabel="model (architecture/features)", ylabel="accuracy (fraction)", ylim=(0, 1))
+    ax.set(
+        title="Model comparison",
+        xlabel="model (architecture/features)",
+        ylabel="accuracy (fraction)",
+        ylim=(0, 1),
+    )
     ax.legend()
     save_figure(fig, path)

@@ -24,15 +24,21 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, info: dict) -> No
         torch.save({"state_dict": state, **info}, tmp)
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict]:
     """Load ``checkpoint.pt`` -> (model in eval mode on ``device``, info = checkpoint minus state_dict)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint. Fix: run the train_model rule for this model first.")
+        raise FileNotFoundError(
+            f"{path}: no checkpoint. Fix: run the train_model rule for this model first."
+        )
     checkpoint = torch.load(path, map_location=device, weights_only=True)
     missing = {"state_dict", "spec", "genres", "mean", "std", "input_shape"} - set(checkpoint)
     if missing:
-        raise ValueError(f"{path}: not a fmagenre checkpoint (missing {sorted(missing)}). Fix: retrain the model.")
+        raise ValueError(
+            f"{path}: not a fmagenre checkpoint (missing {sorted(missing)}). Fix: retrain the model."
+        )
     info = {key: value for key, value in checkpoint.items() if key != "state_dict"}
     channels, frames = info["input_shape"]
     model = build_model(info["spec"], channels, frames, len(info["genres"]))
@@ -42,7 +48,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
 
 def _band_stats(info: dict, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean = torch.as_tensor(info["mean"], dtype=like.dtype, device=like.device)[:, None]
-    std = torch.as_tensor(info["std"], dtype=like.dtype, device=like.device).clamp_min(STD_FLOOR)[:, None]
+    std = torch.as_tensor(info["std"], dtype=like.dtype, device=like.device).clamp_min(STD_FLOOR)[
+        :, None
+    ]
     return mean, std
 
 
@@ -76,7 +84,9 @@ def aggregate(segment_logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
     return torch.log_softmax(segment_logits, dim=2).mean(dim=1)
 
 
-def segment_logits(model: nn.Module, info: dict, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def segment_logits(
+    model: nn.Module, info: dict, x: torch.Tensor, batch_size: int = 256
+) -> torch.Tensor:
     """x [N, C, T] in feature units -> logits [N, S, G] of the track's consecutive segments."""
     windows = segments(normalise(x, info), int(info["input_shape"][1]))
     n, count = windows.shape[:2]

@@ -27,7 +27,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
 
 def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     denominator = 2 * tp + fp + fn
-    return np.divide(2 * tp, denominator, out=np.zeros(tp.shape, dtype=float), where=denominator > 0)
+    return np.divide(
+        2 * tp, denominator, out=np.zeros(tp.shape, dtype=float), where=denominator > 0
+    )
 
 
 def majority_vote(segment_logits: np.ndarray) -> np.ndarray:

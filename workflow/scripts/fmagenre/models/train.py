@@ -31,8 +31,8 @@ log = logging.getLogger("fmagenre.models")
 SPLITS = ("training", "validation", "test")
 PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
 REQUIRED = (
-    "arch", "features", "optimizer", "lr", "lr_decay", "momentum", "weight_decay", "epochs",
-    "batch_size", "patience", "dropout", "segment_seconds", "multilabel", "seed", "device",
+    "arch", "features", "optimizer", "lr", "lr_decay", "lr_schedule", "momentum", "weight_decay",
+    "epochs", "batch_size", "patience", "dropout", "segment_seconds", "multilabel", "seed", "device",
 )  # fmt: skip
 RESUME_NAME = "resume.pt"
 EVAL_BATCH = 256
@@ -49,7 +49,9 @@ def load_pack(path: str | os.PathLike) -> dict:
     with h5py.File(path, "r") as handle:
         missing = {"x", "y", "y_multi", "mean", "std"} - set(handle)
         if missing:
-            raise ValueError(f"{path}: packed dataset lacks {sorted(missing)}. Fix: rerun pack_dataset.")
+            raise ValueError(
+                f"{path}: packed dataset lacks {sorted(missing)}. Fix: rerun pack_dataset."
+            )
         attrs = dict(handle.attrs)
         pack = {key: handle[key][()] for key in ("x", "y", "y_multi", "track_id", "mean", "std")}
     pack["genres"] = json.loads(attrs["genres"])
@@ -85,7 +87,9 @@ def segment_frames(spec: dict, pack: dict) -> int:
 
 def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("training.device is 'cuda' but no CUDA device is visible. Fix: use 'auto' or 'cpu'.")
+        raise RuntimeError(
+            "training.device is 'cuda' but no CUDA device is visible. Fix: use 'auto' or 'cpu'."
+        )
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
@@ -98,6 +102,8 @@ def seed_everything(seed: int, device: torch.device, threads: int) -> None:
     torch.set_num_threads(max(int(threads), 1))
     # CPU runs are bit-reproducible; CUDA kernels (cuDNN, atomics) are not guaranteed to be.
     torch.use_deterministic_algorithms(device.type == "cpu")
+    # Deterministic mode would also NaN-fill every new tensor (a debugging aid): a third of the run time.
+    torch.utils.deterministic.fill_uninitialized_memory = False
 
 
 class Split:
@@ -124,16 +130,25 @@ def _autocast(device: torch.device):
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
-def predict(model: nn.Module, split: Split, frames: int, multilabel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(
+    model: nn.Module, split: Split, frames: int, multilabel: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(track logits [N, G], segment logits [N, S, G]) in eval mode, float32."""
     model.eval()
     windows = segments(split.x, frames)
     n, count = windows.shape[:2]
     flat = windows.reshape(n * count, *windows.shape[2:])
     with torch.no_grad(), _autocast(split.x.device):
-        out = torch.cat([model(flat[i : i + EVAL_BATCH]).float() for i in range(0, len(flat), EVAL_BATCH)])
+        out = torch.cat(
+            [model(flat[i : i + EVAL_BATCH]).float() for i in range(0, len(flat), EVAL_BATCH)]
+        )
     seg = out.reshape(n, count, -1)
     return aggregate(seg, multilabel), seg
+
+
+def accuracy_of(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Exact fraction (count / n in float64), not a float32 mean."""
+    return int((logits.argmax(dim=1) == y).sum()) / len(y)
 
 
 def _loss(logits: torch.Tensor, split: Split, multilabel: bool) -> float:
@@ -142,17 +157,30 @@ def _loss(logits: torch.Tensor, split: Split, multilabel: bool) -> float:
     return float(nn.functional.cross_entropy(logits, split.y))
 
 
-def _optimizer(model: nn.Module, spec: dict) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+def _optimizer(model: nn.Module, spec: dict) -> torch.optim.Optimizer:
     if spec["optimizer"] == "sgd":
-        optimizer = torch.optim.SGD(
-            model.parameters(), lr=spec["lr"], momentum=spec["momentum"], weight_decay=spec["weight_decay"]
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=spec["lr"],
+            momentum=spec["momentum"],
+            weight_decay=spec["weight_decay"],
         )
-    elif spec["optimizer"] == "adam":
-        optimizer = torch.optim.Adam(model.parameters(), lr=spec["lr"], weight_decay=spec["weight_decay"])
-    else:
-        raise ValueError(f"model '{spec.get('name')}': unknown optimizer {spec['optimizer']!r}. Fix: sgd or adam.")
-    # The paper's "decay": the learning rate is multiplied by lr_decay after every epoch.
-    return optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=spec["lr_decay"])
+    if spec["optimizer"] == "adam":
+        return torch.optim.Adam(model.parameters(), lr=spec["lr"], weight_decay=spec["weight_decay"])
+    raise ValueError(
+        f"model '{spec.get('name')}': unknown optimizer {spec['optimizer']!r}. Fix: sgd or adam."
+    )
+
+
+def learning_rate(spec: dict, epoch: int, update: int) -> float:
+    """The paper's "decay": ``exponential`` multiplies lr by lr_decay after every epoch;
+    ``inverse_time`` is Keras SGD's ``decay`` (the paper's code): lr / (1 + lr_decay * updates so far).
+
+    A function of (epoch, update) only, so a resumed run sets exactly the rates of an uninterrupted one.
+    """
+    if spec["lr_schedule"] == "inverse_time":
+        return spec["lr"] / (1.0 + spec["lr_decay"] * update)
+    return spec["lr"] * spec["lr_decay"] ** epoch
 
 
 def _rng_state() -> dict:
@@ -160,7 +188,11 @@ def _rng_state() -> dict:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]],
+        "numpy": [
+            numpy_state[0],
+            torch.from_numpy(numpy_state[1].astype(np.int64)),
+            *numpy_state[2:],
+        ],
         "random": random.getstate(),
     }
 
@@ -193,16 +225,24 @@ def fit(
     """
     device = train.x.device
     multilabel = bool(spec["multilabel"])
-    optimizer, scheduler = _optimizer(model, spec)
+    optimizer = _optimizer(model, spec)
     n, _, total = train.x.shape
     count = total // frames
-    state = {"epoch": 0, "history": [], "best": None, "best_score": None, "best_epoch": 0, "bad_epochs": 0, "done": False}
+    batches = -(-n * count // spec["batch_size"])
+    state = {
+        "epoch": 0,
+        "history": [],
+        "best": None,
+        "best_score": None,
+        "best_epoch": 0,
+        "bad_epochs": 0,
+        "done": False,
+    }
     if resume_path is not None and resume_path.is_file():
         saved = torch.load(resume_path, map_location=device, weights_only=True)
         if saved["identity"] == identity:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
             _set_rng_state(saved["rng"])
             state = saved["state"]
             log.info("resumed from %s after epoch %d", resume_path, state["epoch"])
@@ -211,7 +251,9 @@ def fit(
     criterion = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
     offsets_range = total - count * frames + 1
     within = torch.arange(frames, device=device)
-    progress = tqdm(range(state["epoch"], spec["epochs"]), desc=spec.get("name", "train"), unit="epoch")
+    progress = tqdm(
+        range(state["epoch"], spec["epochs"]), desc=spec.get("name", "train"), unit="epoch"
+    )
     for epoch in progress:
         if state["done"]:
             break
@@ -221,8 +263,10 @@ def fit(
         order = torch.randperm(n * count, generator=generator).to(device)
         model.train()
         loss_sum, correct = 0.0, 0
-        for start in range(0, len(order), spec["batch_size"]):
+        for step, start in enumerate(range(0, len(order), spec["batch_size"])):
             batch = order[start : start + spec["batch_size"]]
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(spec, epoch, epoch * batches + step)
             track = batch // count
             first = offsets[track] + (batch % count) * frames
             xb = train.x[track[:, None], :, first[:, None] + within].transpose(1, 2)
@@ -233,20 +277,21 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss) * len(batch)
+            loss_sum += float(loss.detach()) * len(batch)
             correct += int((out.argmax(dim=1) == train.y[track]).sum())
         row = {
             "epoch": epoch + 1,
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": learning_rate(spec, epoch, epoch * batches),
             "train_loss": loss_sum / len(order),
             "train_accuracy": correct / len(order),
         }
-        scheduler.step()
         score, done = evaluate(model, row)
         state["history"].append(row)
         if state["best_score"] is None or score > state["best_score"]:
             state["best_score"], state["bad_epochs"] = score, 0
-            state["best"] = {key: value.detach().clone() for key, value in model.state_dict().items()}
+            state["best"] = {
+                key: value.detach().clone() for key, value in model.state_dict().items()
+            }
             state["best_epoch"] = epoch + 1
         else:
             state["bad_epochs"] += 1
@@ -263,7 +308,6 @@ def fit(
                 "identity": identity,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
                 "rng": _rng_state(),
                 "state": state,
             }
@@ -318,8 +362,10 @@ def train_model(datasets: dict, spec: dict, outputs: dict, threads: int = 1) -> 
 
     def evaluate(model, row):
         logits, _ = predict(model, data["validation"], frames, multilabel)
-        accuracy = float((logits.argmax(dim=1) == data["validation"].y).float().mean())
-        loss = _loss(logits if multilabel else torch.log_softmax(logits, 1), data["validation"], multilabel)
+        accuracy = accuracy_of(logits, data["validation"].y)
+        loss = _loss(
+            logits if multilabel else torch.log_softmax(logits, 1), data["validation"], multilabel
+        )
         row.update(val_loss=loss, val_accuracy=accuracy)
         return (accuracy, -loss), False
 
@@ -332,8 +378,12 @@ def train_model(datasets: dict, spec: dict, outputs: dict, threads: int = 1) -> 
     test_logits, test_segments = predict(model, data["test"], frames, multilabel)
     test_y = packs["test"]["y"]
     metrics = classification_metrics(test_y, test_logits.cpu().numpy(), genres, train_pack["y"])
-    metrics["val_accuracy"] = float((val_logits.argmax(dim=1) == data["validation"].y).float().mean())
-    metrics = {"test_accuracy": metrics.pop("test_accuracy"), "val_accuracy": metrics.pop("val_accuracy"), **metrics}
+    metrics["val_accuracy"] = accuracy_of(val_logits, data["validation"].y)
+    metrics = {
+        "test_accuracy": metrics.pop("test_accuracy"),
+        "val_accuracy": metrics.pop("val_accuracy"),
+        **metrics,
+    }
     if test_segments.shape[1] > 1:
         votes = majority_vote(test_segments.cpu().numpy())
         metrics["majority_vote_accuracy"] = float((votes == test_y).mean())
@@ -357,7 +407,9 @@ def train_model(datasets: dict, spec: dict, outputs: dict, threads: int = 1) -> 
     write_csv(outputs["history"], frame)
     write_json(outputs["metrics"], metrics)
     plot_curves(frame, outputs["curves"], spec["name"])
-    plot_confusion(np.array(metrics["confusion_matrix"]), genres, outputs["confusion"], spec["name"])
+    plot_confusion(
+        np.array(metrics["confusion_matrix"]), genres, outputs["confusion"], spec["name"]
+    )
     resume_path.unlink(missing_ok=True)
     log.info(
         "model %s: test accuracy %.3f (majority baseline %.3f), collapsed %s",
@@ -375,7 +427,13 @@ def write_csv(path, frame: pd.DataFrame) -> None:
 def overfit_check(training: str, spec: dict, output: str, threads: int = 1) -> dict:
     """Train on ``overfit_samples`` training tracks without dropout or weight decay; report whether the
     training accuracy reaches ``overfit_target`` (the paper found its model could not, by hand)."""
-    spec = {**spec, "dropout": 0.0, "weight_decay": 0.0, "epochs": spec["overfit_epochs"], "patience": spec["overfit_epochs"]}
+    spec = {
+        **spec,
+        "dropout": 0.0,
+        "weight_decay": 0.0,
+        "epochs": spec["overfit_epochs"],
+        "patience": spec["overfit_epochs"],
+    }
     device, pack = _prepare(spec, threads, training)
     generator = torch.Generator().manual_seed(int(spec["seed"]))
     n = len(pack["y"])
@@ -387,7 +445,7 @@ def overfit_check(training: str, spec: dict, output: str, threads: int = 1) -> d
 
     def evaluate(model, row):
         logits, _ = predict(model, data, frames, multilabel)
-        accuracy = float((logits.argmax(dim=1) == data.y).float().mean())
+        accuracy = accuracy_of(logits, data.y)
         row["eval_train_accuracy"] = accuracy
         return accuracy, accuracy >= spec["overfit_target"]
 
@@ -412,7 +470,9 @@ SUMMARY_COLUMNS = [
 ]  # fmt: skip
 
 
-def summarise(metrics_paths: list[str], overfit_paths: list[str], specs: dict, output: str) -> pd.DataFrame:
+def summarise(
+    metrics_paths: list[str], overfit_paths: list[str], specs: dict, output: str
+) -> pd.DataFrame:
     """One row per model (the folder name of its metrics.json) -> summary.tsv."""
     overfit = {Path(path).parent.name: json.loads(Path(path).read_text()) for path in overfit_paths}
     rows = []

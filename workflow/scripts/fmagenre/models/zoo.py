@@ -77,14 +77,19 @@ class Li2010(nn.Module):
 class VGG(nn.Module):
     """Small VGG-style 2D CNN on [1, bands, T]: conv-BN-ReLU-maxpool blocks, global pooling, dropout."""
 
-    def __init__(self, in_channels: int, frames: int, n_classes: int, channels: list[int], dropout: float):
+    def __init__(
+        self, in_channels: int, frames: int, n_classes: int, channels: list[int], dropout: float
+    ):
         super().__init__()
         blocks: list[nn.Module] = []
         previous, height, width = 1, in_channels, frames
-        for width_out in channels:
-            pool = (2 if height >= 2 else 1, 2 if width >= 2 else 1)
+        for index, width_out in enumerate(channels):
+            # The first conv has stride 2: full-resolution activations would dominate CPU time.
+            stride = 2 if index == 0 else 1
+            height, width = (height - 1) // stride + 1, (width - 1) // stride + 1
+            pool = (min(2, height), min(2, width))
             blocks += [
-                nn.Conv2d(previous, width_out, 3, padding=1, bias=False),
+                nn.Conv2d(previous, width_out, 3, stride=stride, padding=1, bias=False),
                 nn.BatchNorm2d(width_out),
                 nn.ReLU(),
                 nn.MaxPool2d(pool),
@@ -118,7 +123,9 @@ def build_model(spec: dict, in_channels: int, frames: int, n_classes: int) -> nn
             name=name,
         )
     if arch == "vgg":
-        return VGG(in_channels, frames, n_classes, list(spec.get("channels") or VGG_CHANNELS), dropout)
+        return VGG(
+            in_channels, frames, n_classes, list(spec.get("channels") or VGG_CHANNELS), dropout
+        )
     raise ValueError(
         f"model '{name}': unknown arch {arch!r}. Fix: set models.{name}.arch to one of {', '.join(ARCHITECTURES)}."
     )

@@ -26,6 +26,7 @@ import librosa
 import numpy as np
 import pandas as pd
 import scipy.ndimage
+import scipy.sparse
 import soundfile
 
 from fmagenre.data.pack import MEL_AMIN, fit_frames
@@ -42,7 +43,7 @@ PEAK_LIMIT = 0.99  # full scale minus a margin, so 16-bit PCM never clips
 
 @dataclass(frozen=True)
 class AudioParams:
-    seconds: float = 10.0
+    seconds: float | None = None  # None: the packed clips' length
     smoothing_frames: int = 3
     n_iter: int = 32
     fade_seconds: float = 0.05
@@ -53,22 +54,30 @@ class AudioParams:
         return cls(**{name: section[name] for name in cls.__dataclass_fields__})
 
 
-def invert(x: np.ndarray, bands, feature: FeatureParams, params: AudioParams, seed: int = 0) -> np.ndarray:
-    """Packed features [C, T] -> mono float32 audio of ``params.seconds`` at ``feature.sr``.
+def clip_length(params: AudioParams, feature: FeatureParams, pack_frames: int) -> int:
+    """Samples per WAV: ``seconds``, or (``seconds`` null) the packed clips' length, so that the round
+    trip re-extracts as many frames as the model scores for a track."""
+    if params.seconds is None:
+        return (pack_frames - 1) * feature.hop_length
+    return int(round(params.seconds * feature.sr))
 
-    Only the spectral bands (mfcc or mel) are inverted; chroma and tonnetz have no inverse.
+
+def invert(x: np.ndarray, bands, feature: FeatureParams, params: AudioParams, length: int, seed: int = 0) -> np.ndarray:
+    """Packed features [C, T] -> mono float32 audio of ``length`` samples at ``feature.sr``.
+
+    Only the spectral bands (mfcc or mel) are inverted; chroma and tonnetz have no inverse. The map
+    is fitted to the clip's frames as the packs fit tracks (centre crop, or circular repetition: a segment
+    model's optimum is looped, and its loop period equals the segments the model scores).
     """
     slices = band_slices(bands)
     name = "mel" if "mel" in slices else "mfcc"
     if name not in slices:
         raise ValueError(f"bands {bands} hold neither mel nor mfcc: nothing to invert to audio")
-    length = int(round(params.seconds * feature.sr))
     frames = 1 + length // feature.hop_length  # what a centred STFT of `length` samples has
     spectral = x[slices[name]].astype(np.float64)
     if params.smoothing_frames > 1:
         spectral = scipy.ndimage.uniform_filter1d(spectral, params.smoothing_frames, axis=1, mode="wrap")
-    spectral = np.tile(spectral, (1, math.ceil(frames / spectral.shape[1])))[:, :frames]
-    power = mel_power(spectral, [[name, spectral.shape[0]]], feature.n_mels)
+    power = mel_power(fit_frames(spectral, frames), [[name, spectral.shape[0]]], feature.n_mels)
     magnitude = mel_to_magnitude(power, feature.sr, feature.n_fft)
     y = librosa.griffinlim(magnitude, n_iter=params.n_iter, hop_length=feature.hop_length,
                            n_fft=feature.n_fft, length=length, random_state=seed)
@@ -77,9 +86,10 @@ def invert(x: np.ndarray, bands, feature: FeatureParams, params: AudioParams, se
 
 @functools.lru_cache(maxsize=None)
 def _mel_inverse(sr: int, n_fft: int, n_mels: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """The mel basis, its pseudo-inverse and the Lipschitz constant of the NNLS gradient."""
+    """The mel basis (sparse: a bin feeds at most two filters), its pseudo-inverse and the Lipschitz
+    constant of the NNLS gradient."""
     basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).astype(np.float64)
-    return basis, np.linalg.pinv(basis), float(np.linalg.norm(basis, 2) ** 2)
+    return scipy.sparse.csr_array(basis), np.linalg.pinv(basis), float(np.linalg.norm(basis, 2) ** 2)
 
 
 def mel_to_magnitude(power: np.ndarray, sr: int, n_fft: int, iterations: int = NNLS_ITERATIONS) -> np.ndarray:
@@ -136,9 +146,10 @@ def invert_genre(optimum_h5: str, output: str, output_best: str, params: AudioPa
         attrs = dict(handle.attrs)
         optimum, best = handle["x"][()], handle["best_track_x"][()]
     bands, feature = json.loads(attrs["bands"]), feature_params(attrs)
+    length = clip_length(params, feature, int(attrs["frames"]))
     for x, path in ((optimum, output), (best, output_best)):
-        write_wav(path, invert(x, bands, feature, params), feature.sr)
-        log.info("wrote %s (%.1f s at %d Hz)", path, params.seconds, feature.sr)
+        write_wav(path, invert(x, bands, feature, params, length), feature.sr)
+        log.info("wrote %s (%.2f s at %d Hz)", path, length / feature.sr, feature.sr)
 
 
 def pack_units(features: dict[str, np.ndarray], bands) -> np.ndarray:

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from fmagenre.data.pack import fit_frames
 from fmagenre.io import atomic_path, read_tsv
+from fmagenre.optimise.scores import logit_column, model_logits, read_packs
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,6 @@ class MaximiseResult:
     trajectories: np.ndarray  # [S, steps] objective of the (jittered) input each step scored
     logits: np.ndarray  # [S, G] of the final inputs, unjittered
     target: int
-
-    @property
-    def best(self) -> int:
-        """The start whose final input has the highest target logit."""
-        return int(np.argmax(self.logits[:, self.target]))
 
 
 def feature_range(z_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,25 +175,6 @@ def start_inputs(
 # ---- pipeline job --------------------------------------------------------------------------------
 
 
-def read_packs(datasets: dict[str, str]) -> dict[str, dict[str, np.ndarray]]:
-    """``x`` (feature units), ``track_id`` and ``year`` of each split's pack, plus the pack attributes."""
-    packs = {}
-    for split, path in datasets.items():
-        with h5py.File(path, "r") as handle:
-            packs[split] = {
-                "x": handle["x"][()],
-                "track_id": handle["track_id"][()],
-                "year": handle["year"][()],
-                "attrs": dict(handle.attrs),
-            }
-    return packs
-
-
-def logit_column(slug: str) -> str:
-    """Column of ``track_scores.tsv`` holding the logits of the genre with file-name slug ``slug``."""
-    return f"logit_{slug}"
-
-
 def optimise_genre(
     checkpoint: str,
     datasets: dict[str, str],
@@ -217,7 +194,7 @@ def optimise_genre(
         raise ValueError(f"{checkpoint}: genre slug {genre!r} is not one of the model's genres {slugs}")
     target = slugs.index(genre)
     packs = read_packs(datasets)
-    z_train = np.asarray(normalise(packs["training"]["x"], info), dtype=np.float32)
+    z_train = normalise(torch.as_tensor(packs["training"]["x"]), info).numpy()
     lo, hi = feature_range(z_train)
     del z_train
 
@@ -232,18 +209,21 @@ def optimise_genre(
     if index.size != 1:
         raise KeyError(f"{datasets[best_split]}: track {best_id} not found; fix: rerun score_tracks")
     best_x = pack["x"][index[0]]
-    best_z = np.asarray(normalise(best_x[None], info), dtype=np.float32)[0]
+    best_z = normalise(torch.as_tensor(best_x), info).numpy()
 
     shape = tuple(int(v) for v in info["input_shape"])
     starts = start_inputs(params.starts, shape, best_z, params.seed)
     result = maximise(model, target, starts, params, lo if params.clamp else None, hi if params.clamp else None)
-    best = result.best
-    z_opt = result.inputs[best]
-    x_opt = np.asarray(denormalise(z_opt[None], info), dtype=np.float32)[0]
-    logits = result.logits[best]
+    # Score each final input as a track (looped to the packed length, as the audio is), so that it is
+    # comparable with track_scores.tsv; for segment models that is the mean segment log-probability.
+    x_starts = denormalise(torch.as_tensor(result.inputs), info).numpy()
+    frames = int(packs["training"]["attrs"]["frames"])
+    track = model_logits(model, info, np.stack([fit_frames(x, frames) for x in x_starts]))
+    best = int(np.argmax(track[:, target]))
+    z_opt, x_opt, logits = result.inputs[best], x_starts[best], track[best]
     probabilities = np.exp(logits - logits.max())
     probabilities /= probabilities.sum()
-    start_probabilities = torch.softmax(torch.as_tensor(result.logits), dim=1)[:, target].numpy()
+    start_probabilities = torch.softmax(torch.as_tensor(track), dim=1)[:, target].numpy()
     log.info(
         "%s: optimum logit %.3f (start %s), best real track %d (%s) logit %.3f",
         genre, logits[target], result.start_names[best], best_id, best_split, best_row[column],
@@ -254,7 +234,8 @@ def optimise_genre(
         handle["logits"] = logits.astype(np.float32)
         handle["start_inputs_normalised"] = result.inputs
         handle["trajectories"] = result.trajectories
-        handle["start_logits"] = result.logits[:, target].astype(np.float32)
+        handle["start_logits"] = track[:, target].astype(np.float32)
+        handle["start_model_logits"] = result.logits.astype(np.float32)
         handle["start_probabilities"] = start_probabilities.astype(np.float32)
         handle["best_track_x"] = best_x
         handle["feature_lo_normalised"] = lo
@@ -279,3 +260,4 @@ def optimise_genre(
             attrs[key] = packs["training"]["attrs"][key]
         attrs["checkpoint"] = str(checkpoint)
         attrs["trajectory_note"] = "objective of the jittered input scored at each step"
+        attrs["logit_note"] = "track-level score (fmagenre.models.track_logits of the looped input)"

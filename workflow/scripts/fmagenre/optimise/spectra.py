@@ -1,8 +1,10 @@
-"""Packed feature maps back to power mel spectrograms, for inversion to audio and spectral centroids.
+"""Packed feature maps back to mel spectrograms, for inversion to audio and per-track drift summaries.
 
 Packs hold mel bands in dB and MFCCs as extracted (DCT-II, ortho, of the dB mel). Both routes end
-in the power mel that ``librosa.feature.inverse.mel_to_audio`` and the centroid need; from 13-20
-MFCCs only the smooth spectral envelope survives, which is enough for a centroid.
+in the dB mel (an inverse DCT for MFCCs, as ``librosa.feature.inverse.mfcc_to_mel`` does before its
+``db_to_power``); from 13-20 MFCCs only the smooth spectral envelope and its changes over time
+survive, which is enough for the two summaries the synthetic data's planted drifts move: the
+spectral centroid (brightness) and the tempo (periodicity of the onset envelope).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import functools
 
 import librosa
 import numpy as np
+import scipy.fft
+
+TEMPO_AC_FRAMES = 384  # librosa.feature.tempogram's default window: lags up to ~8.9 s at hop 512
 
 
 def band_slices(bands) -> dict[str, slice]:
@@ -22,15 +27,19 @@ def band_slices(bands) -> dict[str, slice]:
     return slices
 
 
-def mel_power(x: np.ndarray, bands, n_mels: int) -> np.ndarray:
-    """Power mel [..., n_mels, T] from packed features [..., C, T] (the mel bands, else the MFCCs)."""
+def mel_db(x: np.ndarray, bands, n_mels: int) -> np.ndarray:
+    """dB mel [..., n_mels, T] from packed features [..., C, T] (the mel bands, else the MFCCs)."""
     slices = band_slices(bands)
     if "mel" in slices:
-        return librosa.db_to_power(x[..., slices["mel"], :])
+        return x[..., slices["mel"], :]
     if "mfcc" in slices:
-        mfcc = x[..., slices["mfcc"], :]
-        return librosa.feature.inverse.mfcc_to_mel(mfcc, n_mels=n_mels, dct_type=2, norm="ortho", ref=1.0)
+        return scipy.fft.idct(x[..., slices["mfcc"], :], axis=-2, type=2, norm="ortho", n=n_mels)
     raise ValueError(f"bands {bands} hold neither mel nor mfcc: nothing to build a spectrum from")
+
+
+def mel_power(x: np.ndarray, bands, n_mels: int) -> np.ndarray:
+    """Power mel [..., n_mels, T] from packed features [..., C, T]: ``mfcc_to_mel`` / ``db_to_power``."""
+    return librosa.db_to_power(mel_db(x, bands, n_mels))
 
 
 @functools.lru_cache(maxsize=None)
@@ -39,15 +48,26 @@ def mel_centres(n_mels: int, sr: int) -> np.ndarray:
     return librosa.mel_frequencies(n_mels + 2, fmin=0.0, fmax=sr / 2.0)[1:-1]
 
 
-def spectral_centroid(x: np.ndarray, bands, n_mels: int, sr: int, chunk: int = 128) -> np.ndarray:
-    """Mean over frames of the mel-domain spectral centroid (Hz) of each track of ``x`` [N, C, T].
+def track_summaries(
+    x: np.ndarray, bands, n_mels: int, sr: int, hop_length: int, chunk: int = 64
+) -> dict[str, np.ndarray]:
+    """Per track of ``x`` [N, C, T]: mean mel-domain spectral centroid (Hz) and tempo (BPM).
 
-    Processed in chunks of tracks because the MFCC route expands 20 bands to ``n_mels``.
+    The tempo is librosa's estimator (log-normal prior around 120 BPM) applied to one
+    autocorrelation of the whole onset envelope (mean positive dB change per frame) instead of a
+    per-frame tempogram: same answer for a steady clip, a fraction of the cost. Processed in chunks
+    of tracks because the MFCC route expands 20 bands to ``n_mels``.
     """
     centres = mel_centres(n_mels, sr)
-    out = np.empty(len(x), dtype=np.float64)
+    centroid, tempo = np.empty(len(x)), np.empty(len(x))
     for start in range(0, len(x), chunk):
-        power = mel_power(x[start : start + chunk].astype(np.float64), bands, n_mels)
+        part = slice(start, start + chunk)
+        db = mel_db(x[part].astype(np.float64), bands, n_mels)
+        power = librosa.db_to_power(db)
         per_frame = np.einsum("m,nmt->nt", centres, power) / np.maximum(power.sum(axis=1), 1e-20)
-        out[start : start + chunk] = per_frame.mean(axis=1)
-    return out
+        centroid[part] = per_frame.mean(axis=1)
+        onset = np.maximum(0.0, np.diff(db, axis=-1)).mean(axis=1)
+        ac = librosa.autocorrelate(onset, max_size=min(TEMPO_AC_FRAMES, onset.shape[-1]), axis=-1)
+        ac /= np.maximum(ac[:, :1], 1e-20)
+        tempo[part] = librosa.feature.tempo(tg=ac[..., None], sr=sr, hop_length=hop_length)[:, 0]
+    return {"spectral_centroid_hz": centroid, "tempo_bpm": tempo}

@@ -1,0 +1,152 @@
+"""Training on tiny real packs: determinism, resume after kill -9, segments, multi-label, overfit, summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from fmagenre.models import load_model, track_logits
+from fmagenre.models.train import load_pack, overfit_check, summarise, train_model
+
+from models_helpers import outputs, spec, write_packs
+
+ROOT = Path(__file__).resolve().parents[2]
+METRIC_KEYS = {
+    "test_accuracy", "val_accuracy", "balanced_accuracy", "macro_f1", "log_loss", "majority_baseline_accuracy",
+    "per_genre_accuracy", "confusion_matrix", "genres", "predicted_class_histogram", "collapsed",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def packs(tmp_path_factory):
+    return write_packs(tmp_path_factory.mktemp("packs"))
+
+
+def _state(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def test_same_seed_gives_identical_metrics_and_weights(packs, tmp_path):
+    model_spec = spec(epochs=3, lr=0.003)
+    first = train_model(packs, model_spec, outputs(tmp_path / "a"))
+    train_model(packs, model_spec, outputs(tmp_path / "b"))
+    a, b = (tmp_path / "a" / "metrics.json").read_bytes(), (
+        tmp_path / "b" / "metrics.json"
+    ).read_bytes()
+    assert a == b
+    for key, value in _state(tmp_path / "a" / "checkpoint.pt").items():
+        assert torch.equal(value, _state(tmp_path / "b" / "checkpoint.pt")[key])
+    assert METRIC_KEYS <= set(first)
+    assert first["test_accuracy"] > 0.5  # the genres differ by a strong band pattern: learnable
+    history = pd.read_csv(tmp_path / "a" / "history.csv")
+    assert list(history.columns) == [
+        "epoch",
+        "lr",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+    ]
+    assert not (tmp_path / "a" / "resume.pt").exists()
+    assert (tmp_path / "a" / "curves.png").stat().st_size > 0
+    different = train_model(packs, {**model_spec, "seed": 1}, outputs(tmp_path / "c"))
+    assert different["log_loss"] != first["log_loss"]
+
+
+def test_checkpoint_predicts_like_the_metrics(packs, tmp_path):
+    metrics = train_model(
+        packs, spec(arch="vgg", channels=[4, 8], segment_seconds=2.0), outputs(tmp_path)
+    )
+    model, info = load_model(tmp_path / "checkpoint.pt")
+    assert (
+        info["input_shape"] == [20, 86]
+        and info["genres"] == json.loads(Path(tmp_path / "metrics.json").read_text())["genres"]
+    )
+    test = load_pack(packs["test"])
+    with torch.no_grad():
+        logits = track_logits(model, info, torch.from_numpy(test["x"]))
+    accuracy = float((logits.argmax(dim=1).numpy() == test["y"]).mean())
+    assert accuracy == pytest.approx(metrics["test_accuracy"])
+    assert "majority_vote_accuracy" in metrics
+
+
+def test_multilabel_training_reports_multilabel_metrics(packs, tmp_path):
+    metrics = train_model(packs, spec(multilabel=True, epochs=2), outputs(tmp_path))
+    for key in ("multilabel_micro_f1", "multilabel_macro_f1", "subset_accuracy", "hamming_loss"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert METRIC_KEYS <= set(metrics)
+
+
+RUNNER = """
+import json, sys
+sys.path.insert(0, {scripts!r})
+from fmagenre.io import setup_logging
+setup_logging(sys.argv[1])
+from fmagenre.models.train import train_model
+train_model(json.loads(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4]))
+"""
+
+
+def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_run(packs, tmp_path):
+    model_spec = spec(
+        epochs=12, patience=12, dropout=0.3, fc=[32], optimizer="sgd", lr=0.02, lr_decay=0.9
+    )
+    reference = tmp_path / "reference"
+    train_model(packs, model_spec, outputs(reference))
+    killed = tmp_path / "killed"
+    args = [json.dumps(packs), json.dumps(model_spec), json.dumps(outputs(killed))]
+    script = RUNNER.format(scripts=str(ROOT / "workflow" / "scripts"))
+    process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "run1.log"), *args])
+    resume = killed / "resume.pt"
+    deadline = time.monotonic() + 120
+    while not resume.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert (
+        resume.exists() and not (killed / "metrics.json").exists()
+    ), "the kill must land mid-training"
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "run2.log"), *args], check=True)
+    assert "resumed from" in (tmp_path / "run2.log").read_text()
+    assert (killed / "metrics.json").read_bytes() == (reference / "metrics.json").read_bytes()
+    assert (killed / "history.csv").read_bytes() == (reference / "history.csv").read_bytes()
+    for key, value in _state(reference / "checkpoint.pt").items():
+        assert torch.equal(value, _state(killed / "checkpoint.pt")[key])
+    assert not resume.exists()
+
+
+def test_resume_state_of_another_spec_is_ignored(packs, tmp_path):
+    model_spec = spec(epochs=2)
+    train_model(packs, model_spec, outputs(tmp_path / "a"))
+    stale = tmp_path / "b" / "resume.pt"
+    stale.parent.mkdir()
+    torch.save({"identity": {"spec": "other"}}, stale)
+    train_model(packs, model_spec, outputs(tmp_path / "b"))
+    assert (tmp_path / "a" / "metrics.json").read_bytes() == (
+        tmp_path / "b" / "metrics.json"
+    ).read_bytes()
+
+
+def test_overfit_check_and_summary(packs, tmp_path):
+    model_spec = {**spec(fc=[64], overfit_epochs=40, lr=0.003), "overfit_samples": 12}
+    result = overfit_check(packs["training"], model_spec, str(tmp_path / "m" / "overfit.json"))
+    assert result["reached"] is True and result["final_train_accuracy"] >= 0.95
+    assert result["samples"] == 12 and 1 <= result["epochs"] <= 40
+    weak = overfit_check(
+        packs["training"], {**model_spec, "lr": 1e-6, "overfit_epochs": 2}, str(tmp_path / "w.json")
+    )
+    assert weak["reached"] is False and weak["epochs"] == 2
+    train_model(packs, spec(epochs=1), outputs(tmp_path / "m"))
+    frame = summarise([str(tmp_path / "m" / "metrics.json")], [str(tmp_path / "m" / "overfit.json")],
+                      {"m": model_spec}, str(tmp_path / "summary.tsv"))  # fmt: skip
+    assert list(frame["model"]) == ["m"] and bool(frame["overfit_reached"].iloc[0]) is True
+    assert (tmp_path / "summary.tsv").read_text().startswith("model\tarch\tfeatures\ttest_accuracy")

@@ -1,0 +1,14 @@
+"""Rule model_summary: one row per model with its test metrics, baseline, collapse and overfit flags."""
+
+from fmagenre.io import setup_logging
+
+setup_logging(snakemake.log[0])
+
+from fmagenre.models.train import summarise  # noqa: E402
+
+summarise(
+    metrics_paths=list(snakemake.input.metrics),
+    overfit_paths=list(snakemake.input.overfit),
+    specs=dict(snakemake.params.specs),
+    output=snakemake.output.summary,
+)
