@@ -108,6 +108,6 @@ rule model_comparison:
         mem_mb=1000,
         runtime=5,
     params:
-        code=code("models", "figures.models"),
+        code=code("models", "figures.models", "figures.common"),
     script:
         "../workflow/scripts/model_comparison.py"

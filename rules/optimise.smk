@@ -1,7 +1,15 @@
 # Input optimisation stage: per-track scores -> per-genre optimum -> gap, evolution -> audio + round trip.
 # All paths are the contract of docs/ARCHITECTURE.md ("Input optimisation and audio").
 
-OPTIMISE = {key: value for key, value in config["optimise"].items() if key != "models"}
+# Only what the maximisation uses, so that changing e.g. the evolution periods reruns no optimisation.
+MAXIMISE = {
+    key: config["optimise"][key]
+    for key in ("steps", "lr", "objective", "starts", "l2", "tv", "jitter_frames", "clamp", "seed")
+}
+# Code fingerprints per job kind: editing the audio code reruns no optimisation, and vice versa.
+SCORE_CODE = ("optimise.scores", "optimise.spectra", "models")
+MAXIMISE_CODE = ("optimise.maximise", *SCORE_CODE, "data.pack")
+AUDIO_CODE = ("optimise.audio", "optimise.spectra", "features", "data.pack")
 # "{genre}_best.wav" would also match "{genre}.wav" with genre "X_best": slugs never end in "_best".
 NOT_BEST = r"[A-Za-z0-9_-]+(?<!_best)"
 
@@ -13,7 +21,7 @@ rule score_tracks:
     output:
         scores="results/optimise/{model}/track_scores.tsv",
     params:
-        code=code("optimise", "models", "data.pack"),
+        code=code(*SCORE_CODE),
     log:
         "logs/optimise/{model}/score_tracks.log",
     benchmark:
@@ -36,8 +44,8 @@ rule optimise_genre:
     output:
         h5="results/optimise/{model}/{genre}.h5",
     params:
-        optimise=OPTIMISE,
-        code=code("optimise", "models", "data.pack"),
+        optimise=MAXIMISE,
+        code=code(*MAXIMISE_CODE),
     log:
         "logs/optimise/{model}/{genre}.log",
     benchmark:
@@ -63,7 +71,7 @@ rule representativeness_gap:
             subcategory="{model}",
         ),
     params:
-        code=code("optimise"),
+        code=code("optimise.scores", "optimise.spectra"),
     log:
         "logs/optimise/{model}/gap.log",
     benchmark:
@@ -90,7 +98,8 @@ rule genre_evolution:
         ),
     params:
         period_years=config["optimise"]["period_years"],
-        code=code("optimise", "models", "data.pack"),
+        periods=config["optimise"]["periods"],
+        code=code(*SCORE_CODE),
     log:
         "logs/optimise/{model}/evolution.log",
     benchmark:
@@ -124,7 +133,7 @@ rule invert_genre:
         ),
     params:
         audio=config["audio"],
-        code=code("optimise", "features", "data.pack"),
+        code=code(*AUDIO_CODE),
     log:
         "logs/audio/{model}/{genre}.log",
     benchmark:
@@ -150,7 +159,7 @@ rule audio_roundtrip:
             subcategory="{model}",
         ),
     params:
-        code=code("optimise", "models", "features", "data.pack"),
+        code=code(*AUDIO_CODE, *SCORE_CODE),
     log:
         "logs/audio/{model}/roundtrip.log",
     benchmark:

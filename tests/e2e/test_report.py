@@ -48,7 +48,7 @@ def test_every_audio_file_is_in_the_audio_section(workflow_run, report):
 
 def test_data_section_holds_validation_and_genre_tables(report):
     data = {path for paths in report["categories"]["Data"].values() for path in paths}
-    assert {"results/report/data/validation_report.tsv", "results/report/data/genres.tsv",
+    assert {"results/validation/report.tsv", "results/splits/genres.tsv",
             "results/figures/data/validation_status.png"} <= data
 
 

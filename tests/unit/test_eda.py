@@ -34,6 +34,8 @@ def saved(monkeypatch):
             "title": fig._suptitle.get_text() if fig._suptitle else "",
             "axes": [(ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), ax.get_label(),
                       [img.norm for img in ax.get_images()]) for ax in fig.axes if ax.get_visible()],
+            "bars": {label.get_text(): patch.get_height() for ax in fig.axes[:1]
+                     for label, patch in zip(ax.get_xticklabels(), ax.patches)},
         }
         real(fig, path)
 
@@ -150,13 +152,12 @@ def test_metadata_figures_are_written_with_titles_and_labels(tmp_path, saved):
     assert "training 2" in saved[str(outputs["tracks_per_split"])]["axes"][0][0]
 
 
-def test_data_report_copies_tables_and_counts_statuses(tmp_path, saved):
+def test_validation_status_counts_every_status(tmp_path, saved):
     report = pd.DataFrame({"track_id": [1, 2, 3], "status": ["ok", "short", "ok"], "reason": ["", "2 s", ""]})
     write_tsv(tmp_path / "report.tsv", report)
-    (tmp_path / "genres.tsv").write_text("label\tgenre\n0\tRock\n")
-    outputs = {"status": tmp_path / "status.png", "validation": tmp_path / "out" / "validation.tsv",
-               "genres": tmp_path / "out" / "genres.tsv"}
-    eda.data_report(tmp_path / "report.tsv", tmp_path / "genres.tsv", outputs)
-    assert outputs["validation"].read_bytes() == (tmp_path / "report.tsv").read_bytes()
-    assert outputs["genres"].read_text() == "label\tgenre\n0\tRock\n"
-    assert saved[str(outputs["status"])]["axes"][0][0] == "Clip validation: 2 of 3 tracks usable"
+    path = tmp_path / "status.png"
+    eda.validation_status_figure(tmp_path / "report.tsv", path)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    title, xlabel, ylabel = saved[str(path)]["axes"][0][:3]
+    assert (title, xlabel, ylabel) == ("Clip validation: 2 of 3 tracks usable", "validation status", "tracks")
+    assert saved[str(path)]["bars"] == {"ok": 2, "short": 1, "silent": 0, "undecodable": 0, "missing": 0}

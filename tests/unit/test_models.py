@@ -11,6 +11,7 @@ import torch
 from fmagenre.models import build_model, denormalise, load_model, normalise, track_logits
 from fmagenre.models.checkpoint import aggregate, save_checkpoint, segments
 from fmagenre.models.metrics import classification_metrics, majority_vote, multilabel_metrics
+from fmagenre.models.train import learning_rate
 
 from models_helpers import spec
 
@@ -133,6 +134,9 @@ def test_multilabel_metrics_on_a_known_case():
     assert metrics["multilabel_macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
     assert metrics["subset_accuracy"] == pytest.approx(1 / 3)
     assert metrics["hamming_loss"] == pytest.approx(2 / 9)
+    # Average precision: a 1 (positives ranked first); b 5/6 (rows 0 and 2 tie at -1: one threshold,
+    # precision 2/3 there); c 1.
+    assert metrics["multilabel_map"] == pytest.approx((1 + 5 / 6 + 1) / 3)
 
 
 def test_checkpoint_round_trip_with_weights_only(tmp_path):
@@ -174,3 +178,12 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path):
 def test_load_model_names_a_missing_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="train_model"):
         load_model(tmp_path / "nope.pt")
+
+
+def test_learning_rate_schedules_follow_the_paper_and_keras():
+    exponential = spec(optimizer="sgd", lr=0.1, lr_decay=0.5)
+    assert [learning_rate(exponential, epoch, 999) for epoch in range(3)] == [0.1, 0.05, 0.025]
+    # Keras SGD(lr=0.1, decay=0.5): lr / (1 + decay * iterations), per update, whatever the epoch.
+    keras = spec(optimizer="sgd", lr=0.1, lr_decay=0.5, lr_schedule="inverse_time")
+    assert learning_rate(keras, 0, 0) == 0.1
+    assert learning_rate(keras, 3, 8) == pytest.approx(0.1 / 5)

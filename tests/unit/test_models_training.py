@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -97,9 +98,11 @@ train_model(json.loads(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.arg
 
 
 def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_run(packs, tmp_path):
+    # Keras-style per-update decay: the resumed run must also set every update's rate exactly.
     model_spec = spec(
-        epochs=12, patience=12, dropout=0.3, fc=[32], optimizer="sgd", lr=0.02, lr_decay=0.9
-    )
+        epochs=8, patience=8, dropout=0.3, fc=[32], optimizer="sgd", lr=0.05, lr_decay=0.05,
+        lr_schedule="inverse_time",
+    )  # fmt: skip
     reference = tmp_path / "reference"
     train_model(packs, model_spec, outputs(reference))
     killed = tmp_path / "killed"
@@ -107,14 +110,17 @@ def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_run(packs, tmp_p
     script = RUNNER.format(scripts=str(ROOT / "workflow" / "scripts"))
     process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "run1.log"), *args])
     resume = killed / "resume.pt"
-    deadline = time.monotonic() + 120
-    while not resume.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    # Kill after a random number (1-4) of epoch states has been written; 8 epochs leave room.
+    target, written, deadline = random.randint(1, 4), set(), time.monotonic() + 120
+    while len(written) < target and process.poll() is None and time.monotonic() < deadline:
+        if resume.exists():
+            written.add(resume.stat().st_mtime_ns)
+        time.sleep(0.005)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert (
         resume.exists() and not (killed / "metrics.json").exists()
-    ), "the kill must land mid-training"
+    ), f"the kill (after {target} epochs) must land mid-training"
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "run2.log"), *args], check=True)
     assert "resumed from" in (tmp_path / "run2.log").read_text()
     assert (killed / "metrics.json").read_bytes() == (reference / "metrics.json").read_bytes()

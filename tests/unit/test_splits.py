@@ -28,7 +28,9 @@ def test_only_validated_labelled_tracks_and_labels_sorted():
     table, report = _table()
     report.loc[0, "status"] = "short"
     table.loc[1, "genre_top"] = ""
+    table.loc[3, "year"] = np.nan  # as read_tsv gives an empty year
     tracks, genres = make_splits(table, report)
+    assert tracks["year"].dtype == "Int64" and tracks["year"].isna().sum() == 1
     assert 1 not in set(tracks["track_id"]) and 2 not in set(tracks["track_id"])
     assert list(genres["genre"]) == ["Folk", "Pop", "Rock"] and list(genres["label"]) == [0, 1, 2]
     assert (tracks["label"] == tracks["genre_top"].map({"Folk": 0, "Pop": 1, "Rock": 2})).all()

@@ -83,6 +83,8 @@ def test_ground_truth_lists_every_fault_with_its_effect(tiny_fma):
             assert path.stat().st_size == 0
         if fault["kind"] in ("header_only", "garbage"):
             assert 0 < path.stat().st_size <= 4096
+        if fault["kind"] == "garbage":
+            assert b"\xff" not in path.read_bytes()  # no MPEG frame sync: undecodable for any seed
         if fault["kind"] == "short":
             assert abs(sf.info(str(path)).duration - fault["seconds"]) < 0.1 and fault["seconds"] < 1.0
         if fault["kind"] == "silent":

@@ -14,4 +14,5 @@ evolution_table(
     optimum_h5s=list(snakemake.input.optima),
     output=snakemake.output.evolution,
     period_years=snakemake.params.period_years,
+    periods=snakemake.params.periods,
 )

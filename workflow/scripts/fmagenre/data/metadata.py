@@ -73,8 +73,9 @@ def _parse_lists(tracks: pd.DataFrame, column: tuple, path: Path) -> list[list]:
     Genre lists must hold integers; tags, strings.
     """
     element = str if column[1] == "tags" else int
+    values = tracks[column].to_numpy(dtype=object)  # iterating the pandas column is 10x slower
     parsed = {}
-    for track_id, value in zip(tracks.index, tracks[column]):
+    for track_id, value in zip(tracks.index, values):
         if value in parsed:
             continue
         text = "" if pd.isna(value) else str(value)
@@ -89,7 +90,7 @@ def _parse_lists(tracks: pd.DataFrame, column: tuple, path: Path) -> list[list]:
                 "Fix: restore tracks.csv from fma_metadata.zip."
             )
         parsed[value] = items
-    return [list(parsed[value]) for value in tracks[column]]
+    return [list(parsed[value]) for value in values]
 
 
 def _first_bad(mask, tracks: pd.DataFrame):

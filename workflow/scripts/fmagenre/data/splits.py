@@ -86,6 +86,7 @@ def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool
         source = f"a stratified, artist-grouped split (seed {seed}; {why})"
     genres = sorted(labelled["genre_top"].unique())
     labelled["label"] = labelled["genre_top"].map({g: i for i, g in enumerate(genres)})
+    labelled["year"] = labelled["year"].astype("Int64")  # a missing year reads back as NaN, a float
     labelled["genres_all"] = labelled["genres_all_top"]
     tracks = labelled[TRACK_COLUMNS].sort_values("track_id").reset_index(drop=True)
     per_split = tracks.groupby(["genre_top", "split"]).size().unstack(fill_value=0)
@@ -98,5 +99,6 @@ def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool
     log.info("splits from %s: %s", source,
              ", ".join(f"{s} {int((tracks['split'] == s).sum())}" for s in SPLITS))
     for row in genre_table.itertuples():
-        log.info("  %s (label %d): %d / %d / %d", row.genre, row.label, row.n_training, row.n_validation, row.n_test)
+        log.info("  %s (label %d): training %d, validation %d, test %d",
+                 row.genre, row.label, row.n_training, row.n_validation, row.n_test)
     return tracks, genre_table

@@ -367,8 +367,10 @@ def _write_track(job: tuple) -> None:
         path.unlink(missing_ok=True)
         return
     if kind in ("empty", "garbage"):
+        # Garbage holds no 0xFF byte, so no MPEG frame sync can appear in it by chance, whatever the seed.
+        garbage = np.random.default_rng(seed).integers(0, 255, 4096, dtype=np.uint8).tobytes()
         with atomic_path(path) as tmp:
-            tmp.write_bytes(b"" if kind == "empty" else np.random.default_rng(seed).bytes(4096))
+            tmp.write_bytes(b"" if kind == "empty" else garbage)
         return
     if kind == "silent":
         audio = np.zeros((int(seconds * SAMPLE_RATE), 2))

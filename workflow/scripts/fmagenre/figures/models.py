@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from fmagenre.figures.common import plt, save_figure
 
@@ -19,6 +20,7 @@ def plot_curves(history: pd.DataFrame, path: str, name: str) -> None:
     loss_ax.set(title="Loss", xlabel="epoch", ylabel="loss (nats; BCE when multi-label)")
     acc_ax.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (fraction)", ylim=(0, 1))
     for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(f"Training curves: {name}")

@@ -11,6 +11,9 @@ import numpy as np
 from fmagenre.figures.common import plt, save_figure
 from fmagenre.io import read_tsv
 
+# track_scores.tsv holds fmagenre.models.track_logits: raw logits (segment models: mean over segments)
+SCORE_LABEL = "track score (logit)"
+
 
 def _grid(n: int, width: float = 4.0, height: float = 2.8):
     cols = min(4, max(1, n))
@@ -34,7 +37,7 @@ def gap_figure(gap_tsv: str, output: str, model: str) -> None:
                     ha="center", va="bottom", color="red", fontweight="bold")
     ax.set_xticks(positions, gap["genre"], rotation=30, ha="right")
     ax.set_xlabel("genre")
-    ax.set_ylabel("logit of the genre (model output units)")
+    ax.set_ylabel(f"{SCORE_LABEL} of the genre")
     ax.set_title(f"Representativeness gap, model {model}: optimum vs best real track")
     ax.axhline(0, color="black", linewidth=0.5)
     ax.legend()
@@ -55,7 +58,7 @@ def evolution_figure(evolution_tsv: str, output: str, model: str) -> None:
         ax.plot(mid, rows["best_logit"] + rows["gap_to_optimum"], linestyle="--", color="grey", label="optimum")
         ax.set_title(genre)
         ax.set_xlabel("release year (period centre)")
-        ax.set_ylabel("logit")
+        ax.set_ylabel(SCORE_LABEL)
         right = ax.twinx()
         right.plot(mid, rows["spectral_centroid_hz"], color="tab:red", marker="^", label="centroid")
         right.set_ylabel("spectral centroid (Hz)", color="tab:red")
@@ -78,7 +81,7 @@ def optimised_inputs_figure(optimum_h5s: list[str], output: str, model: str) -> 
         seconds = z.shape[1] * int(attrs["hop_length"]) / int(attrs["sr"])
         image = ax.imshow(z, origin="lower", aspect="auto", cmap="coolwarm", interpolation="nearest",
                           extent=(0, seconds, -0.5, z.shape[0] - 0.5))
-        ax.set_title(f"{attrs['genre']} (logit {float(attrs['logit']):.1f})")
+        ax.set_title(f"{attrs['genre']} (score {float(attrs['logit']):.2f}, p = {float(attrs['probability']):.2f})")
         ax.set_xlabel("time (s)")
         bands = " + ".join(name for name, _ in json.loads(attrs["bands"]))
         ax.set_ylabel(f"band index ({bands})")

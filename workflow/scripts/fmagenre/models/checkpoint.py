@@ -96,5 +96,9 @@ def segment_logits(
 
 
 def track_logits(model: nn.Module, info: dict, x: torch.Tensor) -> torch.Tensor:
-    """x [N, C, T] in feature units -> logits [N, G] per track (segment models: mean over segments)."""
-    return aggregate(segment_logits(model, info, x), bool(info["spec"].get("multilabel", False)))
+    """x [N, C, T] in feature units -> logits [N, G] per track: the mean of its segments' logits.
+
+    Raw logits for every model (one segment: that segment's logits), so that scores of real tracks
+    and of optimised inputs are in the same units; predictions aggregate with :func:`aggregate`.
+    """
+    return segment_logits(model, info, x).mean(dim=1)

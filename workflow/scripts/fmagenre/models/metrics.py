@@ -91,6 +91,19 @@ def is_collapsed(y_pred: np.ndarray, n_classes: int, genres: list[str]) -> bool:
     return False
 
 
+def average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision-recall steps of one genre; tied scores form one threshold
+    (as sklearn's average_precision_score). NaN when the genre has no positive."""
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], truth[order].astype(bool)
+    if not hits.any():
+        return float("nan")
+    last = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # end of each distinct score
+    tp, seen = np.cumsum(hits)[last], last + 1
+    recall = tp / tp[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * tp / seen))
+
+
 def multilabel_metrics(y_multi: np.ndarray, logits: np.ndarray) -> dict:
     """Multi-label metrics of sigmoid outputs thresholded at 0.5 against multi-hot targets [N, G]."""
     truth = y_multi.astype(bool)
@@ -109,4 +122,8 @@ def multilabel_metrics(y_multi: np.ndarray, logits: np.ndarray) -> dict:
         "subset_accuracy": float((truth == pred).all(axis=1).mean()),
         "hamming_loss": float((truth != pred).mean()),
         "multilabel_log_loss": float(bce),
+        # Threshold-free: how well each genre's scores rank its tracks (mean over present genres).
+        "multilabel_map": float(
+            np.mean([average_precision(truth[:, g], logits[:, g]) for g in np.flatnonzero(present)])
+        ),
     }

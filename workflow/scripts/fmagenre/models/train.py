@@ -36,6 +36,9 @@ REQUIRED = (
 )  # fmt: skip
 RESUME_NAME = "resume.pt"
 EVAL_BATCH = 256
+# A split stays in GPU memory when it takes at most this fraction of the free memory; else batches
+# are gathered on the CPU and copied (fma_large mel does not fit, fma_small does).
+DEVICE_DATA_FRACTION = 0.5
 
 
 # ---- data ------------------------------------------------------------------------------------------
@@ -106,19 +109,37 @@ def seed_everything(seed: int, device: torch.device, threads: int) -> None:
     torch.utils.deterministic.fill_uninitialized_memory = False
 
 
+def storage_device(nbytes: int, device: torch.device) -> torch.device:
+    """Where a split's arrays live: on the compute device when they fit, else on the CPU."""
+    if device.type != "cuda":
+        return device
+    free, _ = torch.cuda.mem_get_info(device)
+    if nbytes <= DEVICE_DATA_FRACTION * free:
+        return device
+    log.info(
+        "%.1f GB of data exceed half the free GPU memory: batches are copied from the CPU",
+        nbytes / 1e9,
+    )
+    return torch.device("cpu")
+
+
 class Split:
-    """One split on the device: normalised x [N, C, T], labels, multi-hot targets."""
+    """One split: normalised x [N, C, T], labels, multi-hot targets on its storage device;
+    ``device`` is where the model computes."""
 
     def __init__(self, pack: dict, mean: np.ndarray, std: np.ndarray, device: torch.device):
-        x = torch.from_numpy(pack["x"]).to(device)
-        m = torch.from_numpy(mean).to(device)[:, None]
-        s = torch.from_numpy(std).to(device).clamp_min(STD_FLOOR)[:, None]
+        self.device = device
+        storage = storage_device(pack["x"].nbytes, device)
+        x = torch.from_numpy(pack["x"]).to(storage)
+        m = torch.from_numpy(mean).to(storage)[:, None]
+        s = torch.from_numpy(std).to(storage).clamp_min(STD_FLOOR)[:, None]
         self.x = (x - m) / s
-        self.y = torch.from_numpy(pack["y"].astype(np.int64)).to(device)
-        self.y_multi = torch.from_numpy(pack["y_multi"].astype(np.float32)).to(device)
+        self.y = torch.from_numpy(pack["y"].astype(np.int64)).to(storage)
+        self.y_multi = torch.from_numpy(pack["y_multi"].astype(np.float32)).to(storage)
 
     def subset(self, index: torch.Tensor) -> "Split":
         part = copy.copy(self)
+        index = index.to(self.x.device)
         part.x, part.y, part.y_multi = self.x[index], self.y[index], self.y_multi[index]
         return part
 
@@ -133,14 +154,17 @@ def _autocast(device: torch.device):
 def predict(
     model: nn.Module, split: Split, frames: int, multilabel: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(track logits [N, G], segment logits [N, S, G]) in eval mode, float32."""
+    """(track logits [N, G], segment logits [N, S, G]) in eval mode, float32, on the split's storage."""
     model.eval()
     windows = segments(split.x, frames)
     n, count = windows.shape[:2]
     flat = windows.reshape(n * count, *windows.shape[2:])
-    with torch.no_grad(), _autocast(split.x.device):
+    with torch.no_grad(), _autocast(split.device):
         out = torch.cat(
-            [model(flat[i : i + EVAL_BATCH]).float() for i in range(0, len(flat), EVAL_BATCH)]
+            [
+                model(flat[i : i + EVAL_BATCH].to(split.device)).float().to(split.x.device)
+                for i in range(0, len(flat), EVAL_BATCH)
+            ]
         )
     seg = out.reshape(n, count, -1)
     return aggregate(seg, multilabel), seg
@@ -166,7 +190,9 @@ def _optimizer(model: nn.Module, spec: dict) -> torch.optim.Optimizer:
             weight_decay=spec["weight_decay"],
         )
     if spec["optimizer"] == "adam":
-        return torch.optim.Adam(model.parameters(), lr=spec["lr"], weight_decay=spec["weight_decay"])
+        return torch.optim.Adam(
+            model.parameters(), lr=spec["lr"], weight_decay=spec["weight_decay"]
+        )
     raise ValueError(
         f"model '{spec.get('name')}': unknown optimizer {spec['optimizer']!r}. Fix: sgd or adam."
     )
@@ -223,7 +249,7 @@ def fit(
     epochs without improvement. With ``resume_path`` the full state is written after every epoch and
     a rerun continues from it (the per-epoch shuffle is seeded by (seed, epoch), RNG states are saved).
     """
-    device = train.x.device
+    device, storage = train.device, train.x.device
     multilabel = bool(spec["multilabel"])
     optimizer = _optimizer(model, spec)
     n, _, total = train.x.shape
@@ -239,7 +265,8 @@ def fit(
         "done": False,
     }
     if resume_path is not None and resume_path.is_file():
-        saved = torch.load(resume_path, map_location=device, weights_only=True)
+        # On the CPU: RNG states must be CPU tensors; load_state_dict moves the rest to the model.
+        saved = torch.load(resume_path, map_location="cpu", weights_only=True)
         if saved["identity"] == identity:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
@@ -250,7 +277,7 @@ def fit(
             log.warning("ignoring %s: it was written for another spec or dataset", resume_path)
     criterion = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
     offsets_range = total - count * frames + 1
-    within = torch.arange(frames, device=device)
+    within = torch.arange(frames, device=storage)
     progress = tqdm(
         range(state["epoch"], spec["epochs"]), desc=spec.get("name", "train"), unit="epoch"
     )
@@ -259,8 +286,8 @@ def fit(
             break
         started = time.perf_counter()
         generator = torch.Generator().manual_seed(int(spec["seed"]) * 1_000_003 + epoch)
-        offsets = torch.randint(0, offsets_range, (n,), generator=generator).to(device)
-        order = torch.randperm(n * count, generator=generator).to(device)
+        offsets = torch.randint(0, offsets_range, (n,), generator=generator).to(storage)
+        order = torch.randperm(n * count, generator=generator).to(storage)
         model.train()
         loss_sum, correct = 0.0, 0
         for step, start in enumerate(range(0, len(order), spec["batch_size"])):
@@ -269,8 +296,8 @@ def fit(
                 group["lr"] = learning_rate(spec, epoch, epoch * batches + step)
             track = batch // count
             first = offsets[track] + (batch % count) * frames
-            xb = train.x[track[:, None], :, first[:, None] + within].transpose(1, 2)
-            target = train.y_multi[track] if multilabel else train.y[track]
+            xb = train.x[track[:, None], :, first[:, None] + within].transpose(1, 2).to(device)
+            target = (train.y_multi if multilabel else train.y)[track].to(device)
             with _autocast(device):
                 out = model(xb)
                 loss = criterion(out.float(), target)
@@ -278,7 +305,7 @@ def fit(
             loss.backward()
             optimizer.step()
             loss_sum += float(loss.detach()) * len(batch)
-            correct += int((out.argmax(dim=1) == train.y[track]).sum())
+            correct += int((out.argmax(dim=1) == train.y[track].to(device)).sum())
         row = {
             "epoch": epoch + 1,
             "lr": learning_rate(spec, epoch, epoch * batches),
@@ -438,7 +465,7 @@ def overfit_check(training: str, spec: dict, output: str, threads: int = 1) -> d
     generator = torch.Generator().manual_seed(int(spec["seed"]))
     n = len(pack["y"])
     index = torch.randperm(n, generator=generator)[: min(spec["overfit_samples"], n)].sort().values
-    data = Split(pack, pack["mean"], pack["std"], device).subset(index.to(device))
+    data = Split(pack, pack["mean"], pack["std"], device).subset(index)
     frames = segment_frames(spec, pack)
     model = build_model(spec, pack["x"].shape[1], frames, len(pack["genres"])).to(device)
     multilabel = bool(spec["multilabel"])
@@ -468,6 +495,8 @@ SUMMARY_COLUMNS = [
     "model", "arch", "features", "test_accuracy", "val_accuracy", "balanced_accuracy", "macro_f1",
     "log_loss", "majority_baseline_accuracy", "collapsed", "overfit_reached",
 ]  # fmt: skip
+# Only some models have these (segment models, multi-label models): empty cells for the others.
+OPTIONAL_COLUMNS = ["majority_vote_accuracy", "multilabel_map", "epochs_trained"]
 
 
 def summarise(
@@ -483,8 +512,9 @@ def summarise(
         row = {"model": name, "arch": spec["arch"], "features": spec["features"]}
         row.update({key: metrics[key] for key in SUMMARY_COLUMNS[3:-1]})
         row["overfit_reached"] = overfit[name]["reached"] if name in overfit else None
+        row.update({key: metrics.get(key) for key in OPTIONAL_COLUMNS})
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + OPTIONAL_COLUMNS)
     write_tsv(output, frame)
     return frame
 

@@ -4,10 +4,10 @@ Inversion uses the forward transform's own parameters (sr, n_fft, hop_length, n_
 ``librosa.feature.inverse.mfcc_to_audio`` / ``mel_to_audio``: MFCCs -> power mel by inverse DCT (mel
 models: dB -> power), then ``mel_to_stft`` (NNLS) and Griffin-Lim. The two last steps are called
 directly only so that Griffin-Lim's random phase gets a seed (``mel_to_audio`` cannot pass one) and a
-rerun writes the same WAV. Before inversion the map
-is smoothed along time (circularly: the optimum is shift-invariant and gets tiled), then tiled to
-the clip length; afterwards the clip is loudness-normalised and faded in and out, so that the
-result is listenable rather than clicking at the tile seams.
+rerun writes the same WAV. Before inversion the map is smoothed along time (circularly: the
+jittered optimum is shift-invariant and may be looped), then fitted to the clip length as the packs
+fit tracks (centre crop, or circular repetition); afterwards the clip is loudness-normalised and
+faded in and out, so that it is listenable rather than clicking at its ends.
 
 The round trip re-extracts features from each written WAV with the pipeline's own extractor and pack
 transform and scores them with the model: it measures how much of the genre survives inversion.
@@ -97,8 +97,8 @@ def mel_to_magnitude(power: np.ndarray, sr: int, n_fft: int, iterations: int = N
 
     The problem and starting point (the clipped pseudo-inverse solution) of
     ``librosa.feature.inverse.mel_to_stft``, solved by accelerated projected gradient (FISTA):
-    librosa's L-BFGS-B spends ~4 s per 10 s clip building per-element bounds, usually to return its
-    starting point unchanged.
+    librosa's L-BFGS-B takes ~1 s CPU per 200 frames (measured, librosa 0.11), this ~0.3 s per
+    30 s clip with the sparse basis, with a lower mel residual.
     """
     basis, inverse, lipschitz = _mel_inverse(sr, n_fft, power.shape[0])
     x = np.clip(inverse @ power, 0.0, None)
@@ -113,7 +113,10 @@ def mel_to_magnitude(power: np.ndarray, sr: int, n_fft: int, iterations: int = N
 
 def finish(y: np.ndarray, sr: int, params: AudioParams) -> np.ndarray:
     """Loudness to ``target_dbfs`` RMS (peak-limited), then linear fades in and out."""
-    y = np.nan_to_num(np.asarray(y, dtype=np.float64))
+    y = np.asarray(y, dtype=np.float64)
+    if not np.isfinite(y).all():
+        raise ValueError("inverted audio is not finite: the features hold values outside the data range "
+                         "(fix: keep optimise.clamp on)")
     rms = float(np.sqrt(np.mean(y**2)))
     if rms == 0.0:
         raise ValueError("inverted audio is silent: the features invert to an all-zero signal")

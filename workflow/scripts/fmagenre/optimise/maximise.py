@@ -26,15 +26,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fmagenre.data.pack import fit_frames
-from fmagenre.io import atomic_path, read_tsv
+from fmagenre.data.pack import PARAM_ATTRS, fit_frames
+from fmagenre.io import atomic_path, genre_slug, read_tsv
 from fmagenre.optimise.scores import logit_column, model_logits, read_packs
 
 log = logging.getLogger(__name__)
 
 OBJECTIVES = ("logit", "log_probability")
 START_KINDS = ("noise", "mean", "best_track")
-PARAM_ATTRS = ("sr", "n_fft", "hop_length", "n_mels", "n_mfcc")  # the forward transform, for inversion
 
 
 @dataclass(frozen=True)
@@ -78,9 +77,9 @@ class MaximiseResult:
     target: int
 
 
-def feature_range(z_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-band min and max over all training tracks and frames, [C] each (normalised units)."""
-    return z_train.min(axis=(0, 2)), z_train.max(axis=(0, 2))
+def feature_range(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band min and max over all training tracks and frames of ``x_train`` [N, C, T], [C] each."""
+    return x_train.min(axis=(0, 2)), x_train.max(axis=(0, 2))
 
 
 def jitter(z: torch.Tensor, shifts: list[int]) -> torch.Tensor:
@@ -184,7 +183,6 @@ def optimise_genre(
     params: OptimiseParams,
 ) -> None:
     """Optimise the input of one genre (slug ``genre``) and write ``results/optimise/{model}/{genre}.h5``."""
-    from fmagenre.io import genre_slug
     from fmagenre.models import denormalise, load_model, normalise
 
     torch.manual_seed(params.seed)
@@ -194,9 +192,9 @@ def optimise_genre(
         raise ValueError(f"{checkpoint}: genre slug {genre!r} is not one of the model's genres {slugs}")
     target = slugs.index(genre)
     packs = read_packs(datasets)
-    z_train = normalise(torch.as_tensor(packs["training"]["x"]), info).numpy()
-    lo, hi = feature_range(z_train)
-    del z_train
+    # the per-band normalisation is increasing, so the normalised range is the normalised raw range
+    lo, hi = (normalise(torch.as_tensor(v)[:, None], info)[:, 0].numpy()
+              for v in feature_range(packs["training"]["x"]))
 
     scores = read_tsv(scores_tsv)
     column = logit_column(genre)
@@ -225,7 +223,7 @@ def optimise_genre(
     probabilities /= probabilities.sum()
     start_probabilities = torch.softmax(torch.as_tensor(track), dim=1)[:, target].numpy()
     log.info(
-        "%s: optimum logit %.3f (start %s), best real track %d (%s) logit %.3f",
+        "%s: optimum track score %.3f (start %s), best real track %d (%s) %.3f",
         genre, logits[target], result.start_names[best], best_id, best_split, best_row[column],
     )
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as handle:
@@ -254,7 +252,7 @@ def optimise_genre(
         attrs["params"] = json.dumps(asdict(params))
         attrs["bands"] = json.dumps(info["bands"])
         attrs["genres"] = json.dumps(list(info["genres"]))
-        attrs["frames"] = int(packs["training"]["attrs"]["frames"])
+        attrs["frames"] = frames
         attrs["feature_set"] = info["feature_set"]
         for key in PARAM_ATTRS:
             attrs[key] = packs["training"]["attrs"][key]

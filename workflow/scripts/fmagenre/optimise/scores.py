@@ -123,6 +123,11 @@ def representativeness_gap(scores: pd.DataFrame, optima: list[dict]) -> pd.DataF
         best = scores.loc[scores[column].idxmax()]
         gap = optimum["logit"] - float(best[column])
         failed = gap < 0
+        if optimum["top_genre"] != optimum["genre"]:
+            log.warning(
+                "%s: the model gives the optimum to %s: the raised logit did not make it the top genre "
+                "(try optimise.objective: log_probability)", optimum["genre"], optimum["top_genre"],
+            )
         if failed:
             log.warning(
                 "%s: real track %d (logit %.3f) outscores the optimum (%.3f): the optimisation failed",
