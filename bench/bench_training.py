@@ -1,6 +1,6 @@
 """Training throughput (samples/s of a full train step: forward, backward, optimiser) per default model.
 
-Models and their hyperparameters come from config/models.yaml (schema defaults filled in); inputs have
+Models and their hyperparameters come from config/config.yaml (schema defaults filled in); inputs have
 the real default shapes (30 s clips = 1294 frames; mfcc 20 bands, mfcc+chroma+tonnetz 38, mel 128; segment
 models see ``segment_seconds`` windows). CPU runs as training does (deterministic algorithms) with 1 and
 2 threads; CUDA, when visible, with bf16 autocast as training uses it.
@@ -30,7 +30,6 @@ WARMUP, MIN_SECONDS = 2, 3.0
 
 def default_specs() -> dict:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config.update(yaml.safe_load((ROOT / "config" / "models.yaml").read_text()))
     validate_config(config)
     return {
         name: {**config["training"], **model, "name": name}

@@ -170,7 +170,7 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path):
             .permute(0, 2, 1, 3)
             .reshape(6, 16, 43)
         )
-        expected = torch.log_softmax(model(windows).reshape(2, 3, 4), dim=2).mean(dim=1)
+        expected = model(windows).reshape(2, 3, 4).mean(dim=1)
     assert got.shape == (2, 4)
     assert torch.allclose(got, expected, atol=1e-5)
 
