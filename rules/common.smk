@@ -139,6 +139,35 @@ def optimised_genre_wavs(wildcards):
     ]
 
 
+# ---- figures ---------------------------------------------------------------------------------------
+
+EDA_METADATA = [
+    "genre_cooccurrence",
+    "genres_per_track",
+    "tracks_per_split",
+    "tracks_per_year",
+]
+EDA_MEL = ["mean_mel", "mel_difference"]
+
+
+def eda_output(name, subcategory):
+    return report(
+        f"results/figures/eda/{name}.{FIG_EXT}",
+        caption=f"../workflow/report/{name}.rst",
+        category="Exploration",
+        subcategory=subcategory,
+    )
+
+
+def data_report_targets():
+    """The report's Data figure (not in figure_targets: add it to the default target).
+
+    The tables of the Data section, results/validation/report.tsv and results/splits/genres.tsv, are
+    wrapped by their own rules in data.smk.
+    """
+    return [f"results/figures/data/validation_status.{FIG_EXT}"]
+
+
 # ---- targets --------------------------------------------------------------------------------------
 
 
@@ -202,7 +231,9 @@ def figure_targets():
         "mean_mel",
         "mel_difference",
     ]
-    return expand("results/figures/eda/{name}.{ext}", name=names, ext=FIG_EXT)
+    return expand("results/figures/eda/{name}.{ext}", name=names, ext=FIG_EXT) + (
+        data_report_targets()
+    )
 
 
 def all_targets(wildcards):

@@ -12,6 +12,8 @@ if SYNTHETIC:
             "logs/synthesize.log",
         benchmark:
             "benchmarks/synthesize.tsv"
+        conda:
+            "../envs/fmagenre.yaml"
         threads: 4
         resources:
             mem_mb=2000,
@@ -34,6 +36,8 @@ checkpoint track_table:
         "logs/track_table.log",
     benchmark:
         "benchmarks/track_table.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     resources:
         mem_mb=4000,
         runtime=10,
@@ -54,6 +58,8 @@ rule extract_folder:
         "logs/extract_folder/{folder}.log",
     benchmark:
         "benchmarks/extract_folder/{folder}.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -82,6 +88,8 @@ rule validation_report:
         "logs/validation_report.log",
     benchmark:
         "benchmarks/validation_report.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -107,6 +115,8 @@ checkpoint splits:
         "logs/splits.log",
     benchmark:
         "benchmarks/splits.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -128,6 +138,8 @@ rule pack_dataset:
         "logs/pack_dataset/{feature_set}.log",
     benchmark:
         "benchmarks/pack_dataset/{feature_set}.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     resources:
         mem_mb=4000,
         runtime=60,

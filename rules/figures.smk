@@ -1,31 +1,5 @@
 # Exploratory figures (metadata and mean mel spectrograms) and the report's Data section.
 
-EDA_METADATA = [
-    "genre_cooccurrence",
-    "genres_per_track",
-    "tracks_per_split",
-    "tracks_per_year",
-]
-EDA_MEL = ["mean_mel", "mel_difference"]
-
-
-def eda_output(name, subcategory):
-    return report(
-        f"results/figures/eda/{name}.{FIG_EXT}",
-        caption=f"../workflow/report/{name}.rst",
-        category="Exploration",
-        subcategory=subcategory,
-    )
-
-
-def data_report_targets():
-    """The report's Data figure (not in figure_targets: add it to the default target).
-
-    The tables of the Data section, results/validation/report.tsv and results/splits/genres.tsv, are
-    wrapped by their own rules in data.smk.
-    """
-    return [f"results/figures/data/validation_status.{FIG_EXT}"]
-
 
 rule eda_metadata:
     input:
@@ -38,6 +12,8 @@ rule eda_metadata:
         "logs/eda_metadata.log",
     benchmark:
         "benchmarks/eda_metadata.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -57,6 +33,8 @@ rule eda_mel:
         "logs/eda_mel.log",
     benchmark:
         "benchmarks/eda_mel.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     resources:
         mem_mb=2000,
         runtime=60,
@@ -81,6 +59,8 @@ rule validation_status:
         "logs/validation_status.log",
     benchmark:
         "benchmarks/validation_status.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -24,6 +24,8 @@ rule train_model:
         "logs/train_model/{model}.log",
     benchmark:
         "benchmarks/train_model/{model}.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     # One torch thread per job: small models gain little from intra-op threads, and two threads
     # ran 2-10x slower than one on a shared 2-core machine (bench/bench_training.py); two 1-thread
     # jobs in parallel use both cores instead.
@@ -48,6 +50,8 @@ rule overfit_check:
         "logs/overfit_check/{model}.log",
     benchmark:
         "benchmarks/overfit_check/{model}.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     # One torch thread per job: small models gain little from intra-op threads, and two threads
     # ran 2-10x slower than one on a shared 2-core machine (bench/bench_training.py); two 1-thread
     # jobs in parallel use both cores instead.
@@ -78,6 +82,8 @@ rule model_summary:
         "logs/model_summary/summary.log",
     benchmark:
         "benchmarks/model_summary/summary.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -103,6 +109,8 @@ rule model_comparison:
         "logs/model_comparison/comparison.log",
     benchmark:
         "benchmarks/model_comparison/comparison.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=1000,

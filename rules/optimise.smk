@@ -4,7 +4,17 @@
 # Only what the maximisation uses, so that changing e.g. the evolution periods reruns no optimisation.
 MAXIMISE = {
     key: config["optimise"][key]
-    for key in ("steps", "lr", "objective", "starts", "l2", "tv", "jitter_frames", "clamp", "seed")
+    for key in (
+        "steps",
+        "lr",
+        "objective",
+        "starts",
+        "l2",
+        "tv",
+        "jitter_frames",
+        "clamp",
+        "seed",
+    )
 }
 # Code fingerprints per job kind: editing the audio code reruns no optimisation, and vice versa.
 SCORE_CODE = ("optimise.scores", "optimise.spectra", "models")
@@ -20,41 +30,45 @@ rule score_tracks:
         tracks="results/splits/tracks.tsv",
     output:
         scores="results/optimise/{model}/track_scores.tsv",
-    params:
-        code=code(*SCORE_CODE),
     log:
         "logs/optimise/{model}/score_tracks.log",
     benchmark:
         "benchmarks/optimise/{model}/score_tracks.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
         gpu=0,
+    params:
+        code=code(*SCORE_CODE),
     script:
         "../workflow/scripts/score_tracks.py"
 
 
 rule optimise_genre:
-    wildcard_constraints:
-        genre=NOT_BEST,
     input:
         unpack(optimise_model_inputs),
         scores="results/optimise/{model}/track_scores.tsv",
     output:
         h5="results/optimise/{model}/{genre}.h5",
-    params:
-        optimise=MAXIMISE,
-        code=code(*MAXIMISE_CODE),
     log:
         "logs/optimise/{model}/{genre}.log",
     benchmark:
         "benchmarks/optimise/{model}/{genre}.tsv"
+    wildcard_constraints:
+        genre=NOT_BEST,
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
         gpu=0,
+    params:
+        optimise=MAXIMISE,
+        code=code(*MAXIMISE_CODE),
     script:
         "../workflow/scripts/optimise_genre.py"
 
@@ -70,16 +84,18 @@ rule representativeness_gap:
             category="Input optimisation",
             subcategory="{model}",
         ),
-    params:
-        code=code("optimise.scores", "optimise.spectra"),
     log:
         "logs/optimise/{model}/gap.log",
     benchmark:
         "benchmarks/optimise/{model}/gap.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        code=code("optimise.scores", "optimise.spectra"),
     script:
         "../workflow/scripts/representativeness_gap.py"
 
@@ -96,26 +112,26 @@ rule genre_evolution:
             category="Input optimisation",
             subcategory="{model}",
         ),
-    params:
-        period_years=config["optimise"]["period_years"],
-        periods=config["optimise"]["periods"],
-        code=code(*SCORE_CODE),
     log:
         "logs/optimise/{model}/evolution.log",
     benchmark:
         "benchmarks/optimise/{model}/evolution.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
         gpu=0,
+    params:
+        period_years=config["optimise"]["period_years"],
+        periods=config["optimise"]["periods"],
+        code=code(*SCORE_CODE),
     script:
         "../workflow/scripts/genre_evolution.py"
 
 
 rule invert_genre:
-    wildcard_constraints:
-        genre=NOT_BEST,
     input:
         optimum="results/optimise/{model}/{genre}.h5",
     output:
@@ -131,17 +147,21 @@ rule invert_genre:
             category="Audio",
             subcategory="{model}",
         ),
-    params:
-        audio=config["audio"],
-        code=code(*AUDIO_CODE),
     log:
         "logs/audio/{model}/{genre}.log",
     benchmark:
         "benchmarks/audio/{model}/{genre}.tsv"
+    wildcard_constraints:
+        genre=NOT_BEST,
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        audio=config["audio"],
+        code=code(*AUDIO_CODE),
     script:
         "../workflow/scripts/invert_genre.py"
 
@@ -158,17 +178,19 @@ rule audio_roundtrip:
             category="Audio",
             subcategory="{model}",
         ),
-    params:
-        code=code(*AUDIO_CODE, *SCORE_CODE),
     log:
         "logs/audio/{model}/roundtrip.log",
     benchmark:
         "benchmarks/audio/{model}/roundtrip.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
         gpu=0,
+    params:
+        code=code(*AUDIO_CODE, *SCORE_CODE),
     script:
         "../workflow/scripts/audio_roundtrip.py"
 
@@ -183,16 +205,18 @@ rule gap_figure:
             category="Input optimisation",
             subcategory="{model}",
         ),
-    params:
-        code=code("figures.optimise", "figures.common"),
     log:
         "logs/figures/optimise/{model}/gap.log",
     benchmark:
         "benchmarks/figures/optimise/{model}/gap.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=code("figures.optimise", "figures.common"),
     script:
         "../workflow/scripts/gap_figure.py"
 
@@ -207,16 +231,18 @@ rule evolution_figure:
             category="Input optimisation",
             subcategory="{model}",
         ),
-    params:
-        code=code("figures.optimise", "figures.common"),
     log:
         "logs/figures/optimise/{model}/evolution.log",
     benchmark:
         "benchmarks/figures/optimise/{model}/evolution.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=code("figures.optimise", "figures.common"),
     script:
         "../workflow/scripts/evolution_figure.py"
 
@@ -231,15 +257,17 @@ rule optimised_inputs_figure:
             category="Input optimisation",
             subcategory="{model}",
         ),
-    params:
-        code=code("figures.optimise", "figures.common"),
     log:
         "logs/figures/optimise/{model}/optimised_inputs.log",
     benchmark:
         "benchmarks/figures/optimise/{model}/optimised_inputs.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=code("figures.optimise", "figures.common"),
     script:
         "../workflow/scripts/optimised_inputs_figure.py"

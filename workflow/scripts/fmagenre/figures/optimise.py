@@ -81,7 +81,7 @@ def optimised_inputs_figure(optimum_h5s: list[str], output: str, model: str) -> 
         seconds = z.shape[1] * int(attrs["hop_length"]) / int(attrs["sr"])
         image = ax.imshow(z, origin="lower", aspect="auto", cmap="coolwarm", interpolation="nearest",
                           extent=(0, seconds, -0.5, z.shape[0] - 0.5))
-        ax.set_title(f"{attrs['genre']} (score {float(attrs['logit']):.2f}, p = {float(attrs['probability']):.2f})")
+        ax.set_title(f"{attrs['genre']} (logit {float(attrs['logit']):.2f}, p = {float(attrs['probability']):.2f})")
         ax.set_xlabel("time (s)")
         bands = " + ".join(name for name, _ in json.loads(attrs["bands"]))
         ax.set_ylabel(f"band index ({bands})")

@@ -212,8 +212,8 @@ def optimise_genre(
     shape = tuple(int(v) for v in info["input_shape"])
     starts = start_inputs(params.starts, shape, best_z, params.seed)
     result = maximise(model, target, starts, params, lo if params.clamp else None, hi if params.clamp else None)
-    # Score each final input as a track (looped to the packed length, as the audio is), so that it is
-    # comparable with track_scores.tsv; for segment models that is the mean segment log-probability.
+    # Score each final input as a track (looped to the packed length, as the audio is) with the same
+    # track_logits as track_scores.tsv, so that the gap compares like with like for segment models too.
     x_starts = denormalise(torch.as_tensor(result.inputs), info).numpy()
     frames = int(packs["training"]["attrs"]["frames"])
     track = model_logits(model, info, np.stack([fit_frames(x, frames) for x in x_starts]))
