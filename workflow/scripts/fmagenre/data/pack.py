@@ -86,15 +86,17 @@ class _BandStats:
         return self.mean.astype(np.float32), std.astype(np.float32)
 
 
+def pack_units(name: str, values: np.ndarray) -> np.ndarray:
+    """A stored feature in the units packs (and models) use: mel power -> dB; the others as stored."""
+    if name == "mel":
+        return 10.0 * np.log10(np.maximum(values, np.float32(MEL_AMIN)))
+    return values
+
+
 def read_track(h5_path: Path, features: tuple[str, ...]) -> tuple[np.ndarray, dict]:
     """One track's bands stacked [C, t] in pack units (mel in dB) and its attributes."""
     with h5py.File(h5_path, "r") as handle:
-        parts = []
-        for name in features:
-            values = handle[name][()]
-            if name == "mel":
-                values = 10.0 * np.log10(np.maximum(values, np.float32(MEL_AMIN)))
-            parts.append(values)
+        parts = [pack_units(name, handle[name][()]) for name in features]
         return np.concatenate(parts, axis=0), dict(handle.attrs)
 
 

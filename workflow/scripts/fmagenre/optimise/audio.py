@@ -29,7 +29,7 @@ import scipy.ndimage
 import scipy.sparse
 import soundfile
 
-from fmagenre.data.pack import MEL_AMIN, fit_frames
+from fmagenre.data.pack import fit_frames, pack_units
 from fmagenre.features.extract import FeatureParams, compute_features
 from fmagenre.io import atomic_path, write_tsv
 from fmagenre.optimise.spectra import band_slices, mel_power
@@ -155,16 +155,14 @@ def invert_genre(optimum_h5: str, output: str, output_best: str, params: AudioPa
         log.info("wrote %s (%.2f s at %d Hz)", path, length / feature.sr, feature.sr)
 
 
-def pack_units(features: dict[str, np.ndarray], bands) -> np.ndarray:
+def stack_pack_units(features: dict[str, np.ndarray], bands) -> np.ndarray:
     """Extracted features stacked in the pack's band order and units (mel in dB), [C, T]."""
     parts = []
     for name, count in bands:
         values = features[name]
         if values.shape[0] != int(count):
             raise ValueError(f"feature {name} has {values.shape[0]} bands, the model expects {count}")
-        if name == "mel":
-            values = 10.0 * np.log10(np.maximum(values, np.float32(MEL_AMIN)))
-        parts.append(values)
+        parts.append(pack_units(name, values))
     return np.concatenate(parts, axis=0).astype(np.float32)
 
 
@@ -173,7 +171,7 @@ def reextract(wav: str, bands, feature: FeatureParams, frames: int) -> np.ndarra
     y, sr = soundfile.read(wav, dtype="float32")
     if sr != feature.sr:
         raise ValueError(f"{wav}: sample rate {sr} Hz, the model's features use {feature.sr} Hz")
-    return fit_frames(pack_units(compute_features(y, feature), bands), frames)
+    return fit_frames(stack_pack_units(compute_features(y, feature), bands), frames)
 
 
 def rank_rows(genre: str, target: int, genres: list[str], logits: np.ndarray) -> list:
