@@ -17,7 +17,8 @@ def workflow_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
-def data_run(tmp_path) -> Path:
+def data_run(tmp_path_factory) -> Path:
     """A fresh run of the data stage only (up to the packed sets), for tests that modify inputs."""
-    snakemake(tmp_path, "--cores", "2", "data_stage")
-    return tmp_path
+    workdir = tmp_path_factory.mktemp("data_run")
+    snakemake(workdir, "--cores", "2", "data_stage")
+    return workdir

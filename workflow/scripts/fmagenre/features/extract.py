@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 import sys
@@ -48,7 +49,10 @@ from fmagenre.io import TMP_SUFFIX, atomic_path, code_fingerprint, write_tsv
 log = logging.getLogger(__name__)
 
 FEATURES = ("mfcc", "chroma", "tonnetz", "mel")
-MANIFEST_COLUMNS = ["track_id", "h5", "frames"]
+# `content` identifies what a track's HDF5 holds (source checksum + parameters + extractor code): a
+# re-extraction with new parameters or from a changed MP3 changes the manifest, so Snakemake reruns
+# the packs even though the HDF5 files themselves are not declared outputs.
+MANIFEST_COLUMNS = ["track_id", "h5", "frames", "content"]
 N_CHROMA = 12
 # librosa defaults this extractor reproduces; recorded in every file so that it says how it was made.
 FIXED = {
@@ -270,7 +274,7 @@ def write_track(path: str | os.PathLike, features: dict[str, np.ndarray], attrs:
 
 
 def _cached(h5_path: Path, source: Path, expected: dict, bands: dict[str, int]):
-    """(AudioInfo, level_dbfs, frames) of a stored track still valid for ``source``, else None."""
+    """(AudioInfo, level_dbfs, frames, source_sha256) of a stored track still valid for ``source``."""
     if not h5_path.is_file():
         return None
     try:
@@ -288,7 +292,7 @@ def _cached(h5_path: Path, source: Path, expected: dict, bands: dict[str, int]):
         return None
     if int(attrs["source_mtime_ns"]) != stat.st_mtime_ns:
         try:
-            if attrs["source_sha256"] != sha256_file(source):
+            if str(attrs["source_sha256"]) != sha256_file(source):
                 return None
         except OSError:  # unreadable now: decoding will report it
             return None
@@ -298,7 +302,11 @@ def _cached(h5_path: Path, source: Path, expected: dict, bands: dict[str, int]):
         channels=int(attrs["channels"]),
         container=str(attrs["container"]),
     )
-    return info, float(attrs["level_dbfs"]), frames
+    return info, float(attrs["level_dbfs"]), frames, str(attrs["source_sha256"])
+
+
+def _content_id(expected_key: str, source_sha256: str) -> str:
+    return hashlib.sha256(f"{expected_key}:{source_sha256}".encode()).hexdigest()[:16]
 
 
 def extract_folder(
@@ -328,6 +336,7 @@ def extract_folder(
         leftover.unlink()
     # The code fingerprint makes an edit to the decoder or the extractor re-extract every track.
     expected = {**params.attrs(), "code": code_fingerprint("data.audio", "features", include_io=False)}
+    expected_key = json.dumps(expected, sort_keys=True, default=str)
     bands = params.bands()
     counts, rows, manifest = Counter(), [], []
     start = time.perf_counter()
@@ -341,17 +350,22 @@ def extract_folder(
         source, h5_path = audio_dir / folder / f"{name}.mp3", out_dir / f"{name}.h5"
         cached = _cached(h5_path, source, expected, bands) if source.is_file() else None
         if cached is not None:
-            info, level, frames = cached
+            info, level, frames, source_sha256 = cached
             result = judge(info, level, validation_params)
             counts["cached"] += 1
         else:
             result, decoded = validate_clip(source, params.sr, params.mono, validation_params)
             counts["decoded"] += result.status != "missing"
             if result.status == "ok":
-                frames = _extract(decoded, source, h5_path, params, expected)
+                frames, source_sha256 = _extract(decoded, source, h5_path, params, expected)
         if result.status == "ok":
             manifest.append(
-                {"track_id": int(track_id), "h5": f"{folder}/{name}.h5", "frames": frames}
+                {
+                    "track_id": int(track_id),
+                    "h5": f"{folder}/{name}.h5",
+                    "frames": frames,
+                    "content": _content_id(expected_key, source_sha256),
+                }
             )
         else:
             h5_path.unlink(missing_ok=True)  # features of a now-bad clip must not be packed
@@ -377,8 +391,9 @@ def extract_folder(
 def _extract(
     decoded: Decoded, source: Path, h5_path: Path, params: FeatureParams, expected: dict
 ) -> int:
-    """Compute and store one ok track's features; return its frame count."""
+    """Compute and store one ok track's features; return its frame count and source checksum."""
     stat = source.stat()
+    source_sha256 = sha256_file(source)
     features = compute_features(decoded.signal, params)
     frames = features["mel"].shape[1]
     write_track(
@@ -390,9 +405,9 @@ def _extract(
             "frames": frames,
             "source_size": stat.st_size,
             "source_mtime_ns": stat.st_mtime_ns,
-            "source_sha256": sha256_file(source),
+            "source_sha256": source_sha256,
             **asdict(decoded.info),
             "level_dbfs": decoded.level_dbfs,
         },
     )
-    return frames
+    return frames, source_sha256
