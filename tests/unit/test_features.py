@@ -112,7 +112,8 @@ def test_hdf5_layout_attributes_and_manifest(audio, tmp_path):
     counts = run(audio, tmp_path)
     assert counts["decoded"] == 3 and counts["ok"] == 3 and counts["missing"] == 1
     manifest = read_tsv(tmp_path / "manifest.tsv")
-    assert list(manifest.columns) == ["track_id", "h5", "frames"]
+    assert list(manifest.columns) == ["track_id", "h5", "frames", "content"]
+    assert manifest["content"].nunique() == 3
     assert list(manifest["track_id"]) == [2, 3, 5]
     assert list(manifest["h5"]) == ["000/000002.h5", "000/000003.h5", "000/000005.h5"]
     source = audio / "000" / "000003.mp3"
@@ -170,9 +171,13 @@ def test_touch_is_settled_by_checksum_and_new_content_reextracts_one_track(audio
     counts = run(audio, tmp_path)
     assert counts.get("decoded", 0) == 0 and h5_state(tmp_path) == before
     encode_mp3(audio / "000" / "000003.mp3", clip(3.0, seed=42), SR)  # new content
+    manifest_before = read_tsv(tmp_path / "manifest.tsv").set_index("track_id")["content"]
     counts = run(audio, tmp_path)
     after = h5_state(tmp_path)
     assert counts["decoded"] == 1 and counts["cached"] == 2
+    # the manifest (what Snakemake sees) changes for that track only, so packs rerun
+    changed = read_tsv(tmp_path / "manifest.tsv").set_index("track_id")["content"] != manifest_before
+    assert list(changed[changed].index) == [3]
     assert [name for name in after if after[name] != before[name]] == ["000003.h5"]
     with h5py.File(tmp_path / "features" / "000" / "000003.h5", "r") as handle:
         assert handle.attrs["source_size"] == (audio / "000" / "000003.mp3").stat().st_size
@@ -180,8 +185,10 @@ def test_touch_is_settled_by_checksum_and_new_content_reextracts_one_track(audio
 
 def test_changing_a_parameter_recomputes_every_track(audio, tmp_path):
     run(audio, tmp_path)
+    before = read_tsv(tmp_path / "manifest.tsv")["content"]
     counts = run(audio, tmp_path, params=FeatureParams(n_mfcc=13))
     assert counts["decoded"] == 3
+    assert (read_tsv(tmp_path / "manifest.tsv")["content"] != before).all()
     with h5py.File(tmp_path / "features" / "000" / "000005.h5", "r") as handle:
         assert handle["mfcc"].shape[0] == 13 and handle.attrs["n_mfcc"] == 13
 
