@@ -8,7 +8,9 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 from snakemake.exceptions import WorkflowError
 
 from fmagenre.config import ConfigError, validate_config
-from fmagenre.io import code_fingerprint, genre_slug, read_tsv
+from fmagenre.data.metadata import SPLITS
+from fmagenre.data.pack import FEATURE_SETS
+from fmagenre.io import code_fingerprint, read_tsv
 
 try:
     validate_config(config)
@@ -23,8 +25,6 @@ TRACKS_CSV = str(METADATA_DIR / "tracks.csv")
 GENRES_CSV = str(METADATA_DIR / "genres.csv")
 GROUND_TRUTH = str(METADATA_DIR / "ground_truth.json")
 FIG_EXT = config["figures"]["format"]
-SPLITS = ["training", "validation", "test"]
-FEATURE_SETS = ["mfcc", "mfcc+chroma", "mfcc+chroma+tonnetz", "mel"]
 MODELS = list(config["models"])
 OPTIMISED_MODELS = list(config["optimise"]["models"])
 

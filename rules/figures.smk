@@ -39,7 +39,6 @@ rule eda_mel:
         mem_mb=2000,
         runtime=60,
     params:
-        features_dir="results/features",
         baseline=config["figures"]["baseline_genre"],
         code=code("figures.eda", "figures.common"),
     script:

@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from fmagenre.data.metadata import SPLITS
 from fmagenre.io import TMP_SUFFIX, atomic_path, read_tsv
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("training", "validation", "test")
 FEATURE_SETS = {
     "mfcc": ("mfcc",),
     "mfcc+chroma": ("mfcc", "chroma"),

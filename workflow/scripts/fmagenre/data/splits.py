@@ -12,11 +12,11 @@ import logging
 import numpy as np
 import pandas as pd
 
+from fmagenre.data.metadata import SPLITS
 from fmagenre.io import genre_slug
 
 log = logging.getLogger("fmagenre.splits")
 
-SPLITS = ("training", "validation", "test")
 TRACK_COLUMNS = ["track_id", "split", "genre_top", "label", "year", "genres_all", "artist_id", "folder"]
 
 

@@ -16,7 +16,6 @@ CLI: ``python -m fmagenre.data.synth --metadata-dir DIR --audio-dir DIR [--prese
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os

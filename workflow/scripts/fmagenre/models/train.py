@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from fmagenre.data.metadata import SPLITS
 from fmagenre.io import atomic_path, read_tsv, write_json, write_tsv
 from fmagenre.models.checkpoint import STD_FLOOR, aggregate, save_checkpoint, segments
 from fmagenre.models.metrics import classification_metrics, majority_vote, multilabel_metrics
@@ -28,7 +29,6 @@ from fmagenre.models.zoo import build_model
 
 log = logging.getLogger("fmagenre.models")
 
-SPLITS = ("training", "validation", "test")
 PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
 REQUIRED = (
     "arch", "features", "optimizer", "lr", "lr_decay", "lr_schedule", "momentum", "weight_decay",
