@@ -139,7 +139,7 @@ def semantic_problems(config: dict) -> list[str]:
                         f"have; {hint} Fix: use a top-level genre title."
                     )
         baseline = config["figures"]["baseline_genre"]
-        if baseline not in genres:
+        if baseline is not None and baseline not in genres:
             problems.append(
                 f"config key 'figures.baseline_genre' is '{baseline}', which the dataset does not have. "
                 f"Fix: use one of {', '.join(genres)}."
