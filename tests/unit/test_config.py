@@ -10,7 +10,11 @@ from fmagenre.config import ConfigError, validate_config
 
 @pytest.fixture()
 def default_config(repo_root):
-    return yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
+    """config/config.yaml with empty sections where it leaves everything to the schema."""
+    config = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
+    for section in ("validation", "features", "splits", "training", "figures"):
+        config.setdefault(section, {})
+    return config
 
 
 def _problem(config) -> str:
