@@ -177,3 +177,50 @@ def test_planted_brightness_drifts_show_in_the_evolution_table(workflow_run):
         bright = report[report["parameter"] == "bright"]
         assert len(bright) >= 2
         assert (bright["expected"] == bright["observed"]).all(), (model, report)
+
+
+def _job_counts(text: str) -> dict:
+    table = text.split("Job stats:")[1] if "Job stats:" in text else ""
+    counts = {}
+    for line in table.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_editing_an_imported_module_schedules_exactly_the_rules_that_reach_it(workflow_run, tmp_path):
+    """A comment added to figures/eda.py reruns the rules whose scripts import it, directly or not."""
+    import re
+
+    from fmagenre.fingerprint import import_closure
+
+    copy = tmp_path / "repo"
+    for part in ("Snakefile", "rules", "workflow", "config", "envs"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, copy / part)
+    module = "fmagenre/figures/eda.py"
+    scripts = ROOT / "workflow" / "scripts"
+    rules_text = "\n".join(p.read_text() for p in sorted((ROOT / "rules").glob("*.smk")))
+    rule_scripts = {}
+    for block in re.split(r"(?m)^(?=(?:rule|checkpoint) )", rules_text):
+        name = re.match(r"(?:rule|checkpoint) (\w+):", block)
+        script = re.search(r'script:\s+"\.\./workflow/scripts/(\w+)\.py"', block)
+        if name and script:
+            rule_scripts[name.group(1)] = script.group(1)
+    reaching = {rule for rule, script in rule_scripts.items()
+                if scripts / module in import_closure(scripts / f"{script}.py")}
+    assert reaching  # figures/eda.py is used by the EDA rules
+    edited = copy / "workflow" / "scripts" / module
+    edited.write_text(edited.read_text() + "\n# an edit that changes no behaviour\n")
+    result = subprocess.run(
+        [str(SNAKEMAKE), "--snakefile", str(copy / "Snakefile"), "--directory", str(workflow_run),
+         "--configfile", str(TINY_CONFIG), "-n", "--cores", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    counts = _job_counts(result.stdout + result.stderr)
+    assert set(counts) - {"all"} == reaching, (counts, reaching)
