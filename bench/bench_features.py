@@ -34,7 +34,8 @@ import librosa  # noqa: E402
 
 from fmagenre.data.audio import decode, encode_mp3  # noqa: E402
 from fmagenre.data.validate import ValidationParams  # noqa: E402
-from fmagenre.features.extract import FeatureParams, compute_features, extract_folder  # noqa: E402
+from fmagenre.features.extract import FeatureParams, compute_features  # noqa: E402
+from fmagenre.features.store import extract_folder  # noqa: E402
 
 SR_IN, SECONDS = 44100, 30.0
 N_CLIPS, REPS, FOLDER_TRACKS = 4, 3, 40

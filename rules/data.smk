@@ -145,6 +145,6 @@ rule pack_dataset:
         runtime=60,
     params:
         frames=config["datasets"]["frames"],
-        code=code("data.pack"),
+        code=code("data.pack", "features.manifest"),
     script:
         "../workflow/scripts/pack_dataset.py"

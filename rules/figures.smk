@@ -40,7 +40,7 @@ rule eda_mel:
         runtime=60,
     params:
         baseline=config["figures"]["baseline_genre"],
-        code=code("figures.eda", "figures.common"),
+        code=code("figures.eda", "figures.common", "features.manifest"),
     script:
         "../workflow/scripts/eda_mel.py"
 

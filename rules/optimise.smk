@@ -17,8 +17,8 @@ MAXIMISE = {
     )
 }
 # Code fingerprints per job kind: editing the audio code reruns no optimisation, and vice versa.
-SCORE_CODE = ("optimise.scores", "optimise.spectra", "models")
-MAXIMISE_CODE = ("optimise.maximise", *SCORE_CODE, "data.pack")
+SCORE_CODE = ("optimise.scores", "optimise.spectra", "models", "data.pack")
+MAXIMISE_CODE = ("optimise.maximise", *SCORE_CODE)
 AUDIO_CODE = ("optimise.audio", "optimise.spectra", "features", "data.pack")
 # "{genre}_best.wav" would also match "{genre}.wav" with genre "X_best": slugs never end in "_best".
 NOT_BEST = r"[A-Za-z0-9_-]+(?<!_best)"

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fmagenre.data.pack import iter_chunks, read_packs
 from fmagenre.io import genre_slug, read_tsv, write_tsv
 from fmagenre.optimise.spectra import track_summaries
 
@@ -34,20 +35,6 @@ EVOLUTION_COLUMNS = [
 # The evolution column each synthetic drift parameter (ground_truth.json "drifts") moves.
 DRIFT_COLUMNS = {"bright": "spectral_centroid_hz", "tempo": "tempo_bpm"}
 SCORE_BATCH = 256
-
-
-def read_packs(datasets: dict[str, str]) -> dict[str, dict[str, np.ndarray]]:
-    """``x`` (feature units), ``track_id`` and ``year`` of each split's pack, plus the pack attributes."""
-    packs = {}
-    for split, path in datasets.items():
-        with h5py.File(path, "r") as handle:
-            packs[split] = {
-                "x": handle["x"][()],
-                "track_id": handle["track_id"][()],
-                "year": handle["year"][()],
-                "attrs": dict(handle.attrs),
-            }
-    return packs
 
 
 def logit_column(slug: str) -> str:
@@ -253,7 +240,8 @@ def evolution_table(
     profiles, summaries, ids = [], [], []
     for split, pack in packs.items():
         # the time average commutes with the per-band affine normalisation
-        profiles.append(normalise(torch.as_tensor(pack["x"].mean(axis=2, keepdims=True)), info)[..., 0].numpy())
+        means = np.concatenate([x.mean(axis=2, keepdims=True) for _, x in iter_chunks(pack["x"], SCORE_BATCH)])
+        profiles.append(normalise(torch.as_tensor(means), info)[..., 0].numpy())
         summaries.append(track_summaries(pack["x"], bands, int(attrs["n_mels"]), int(attrs["sr"]),
                                          int(attrs["hop_length"])))
         ids.append(pd.DataFrame({"track_id": pack["track_id"], "split": split}))
