@@ -361,6 +361,6 @@ def fits_in_memory(paths, budget_mb: float | None = None) -> bool:
 
 
 def read_packs(datasets: dict[str, str], budget_mb: float | None = None) -> dict[str, dict]:
-    """:func:`read_pack` of every split: all in memory when they fit the budget, else all streamed."""
+    """Every split by :func:`read_pack`: all in memory when they fit the budget, else streamed."""
     in_memory = fits_in_memory(datasets.values(), budget_mb)
     return {split: read_pack(path, in_memory) for split, path in datasets.items()}

@@ -131,7 +131,10 @@ class _FolderJob:
             leftover.unlink()
 
     def track(self, track_id: int) -> tuple[dict, dict | None]:
-        """Judge (from the cache, else by decoding) and extract one track: (validation row, manifest row)."""
+        """Judge (from the cache, else by decoding) and extract one track.
+
+        Returns (validation row, manifest row or None when the track is not ``ok``).
+        """
         name = f"{int(track_id):06d}"
         if name[:3] != self.folder:
             raise ValueError(
