@@ -71,7 +71,7 @@ class Split(_Labels):
         return tuple(self.x.shape)
 
     def windows(self, track: torch.Tensor, first: torch.Tensor, within: torch.Tensor):
-        """[B, C, frames]: track ``track[i]`` from frame ``first[i]`` (``within``: arange(frames))."""
+        """[B, C, frames]: track ``track[i]`` from frame ``first[i]`` (``within``: the frames)."""
         return self.x[track[:, None], :, first[:, None] + within].transpose(1, 2)
 
     def chunks(self, rows: int) -> Iterator[torch.Tensor]:

@@ -101,7 +101,7 @@ class _BandStats:
 
 
 def pack_units(name: str, values: np.ndarray) -> np.ndarray:
-    """A stored feature in the units packs (and models) use: mel power -> dB; the others as stored."""
+    """A stored feature in the units packs and models use: mel power -> dB, the others as stored."""
     if name == "mel":
         return 10.0 * np.log10(np.maximum(values, np.float32(MEL_AMIN)))
     return values

@@ -71,7 +71,7 @@ def write_track(
 
 
 def _cached(h5_path: Path, source: Path, expected: dict, bands: dict[str, int]):
-    """(AudioInfo, level_dbfs, frames, source_sha256) of a stored track still valid for ``source``."""
+    """(AudioInfo, level_dbfs, frames, source_sha256) of a stored track valid for ``source``."""
     if not h5_path.is_file():
         return None
     try:
