@@ -36,7 +36,7 @@ rule train_model:
         gpu=0,
     params:
         spec=model_params,
-        code=code("models", "data.loader", "data.pack", "figures.models"),
+        code=code("models", "device", "data.loader", "data.pack", "figures.models"),
     script:
         "../workflow/scripts/train_model.py"
 
@@ -62,7 +62,7 @@ rule overfit_check:
         gpu=0,
     params:
         spec=model_params,
-        code=code("models", "data.loader", "data.pack"),
+        code=code("models", "device", "data.loader", "data.pack"),
     script:
         "../workflow/scripts/overfit_check.py"
 

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from fmagenre.data.loader import make_split
 from fmagenre.data.metadata import SPLITS
 from fmagenre.data.pack import read_packs
+from fmagenre.device import resolve_device
 from fmagenre.io import atomic_path, read_tsv, write_json, write_tsv
 from fmagenre.models.checkpoint import aggregate, save_checkpoint, segments
 from fmagenre.models.metrics import classification_metrics, majority_vote, multilabel_metrics
@@ -62,16 +63,6 @@ def segment_frames(spec: dict, pack: dict) -> int:
             f"1..{frames} (the packed clip length). Fix: choose a shorter segment or null."
         )
     return count
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            "training.device is 'cuda' but no CUDA device is visible. Fix: use 'auto' or 'cpu'."
-        )
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def seed_everything(seed: int, device: torch.device, threads: int) -> None:
