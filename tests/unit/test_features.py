@@ -228,3 +228,15 @@ def test_a_clip_that_goes_bad_loses_its_features(audio, tmp_path):
 def test_wrong_folder_is_refused(audio, tmp_path):
     with pytest.raises(ValueError, match="track 1234 belongs in folder 001"):
         run(audio, tmp_path, track_ids=(2, 1234))
+
+
+def test_clip_policy_keeps_the_middle_30_s_or_everything():
+    sr = 1000
+    y = np.arange(45 * sr, dtype=np.float32)
+    centre = FeatureParams(sr=sr).crop(y)
+    assert len(centre) == 30 * sr and centre[0] == (45 - 30) * sr // 2  # FMA's cut: middle 30 s
+    assert FeatureParams(sr=sr, clip="all").crop(y) is y
+    short = y[: 29 * sr]
+    assert FeatureParams(sr=sr).crop(short) is short
+    with pytest.raises(ValueError, match="features.clip"):
+        FeatureParams(clip="first_30s")

@@ -297,15 +297,23 @@ class PackArray:
         return self._handle["x"]
 
     def __getitem__(self, key) -> np.ndarray:
-        return self._x().astype(np.float32)[key]
+        if isinstance(key, slice):
+            return self.rows(range(*key.indices(len(self))))
+        return self.rows([key])[0]
 
     def rows(self, index) -> np.ndarray:
-        """x[index] [len(index), C, T] for any index array (repeats and order kept)."""
+        """x[index] [len(index), C, T] for any index array (repeats and order kept).
+
+        One read per track (one chunk each): h5py's fancy and multi-chunk selections are 5-20x
+        slower per track than single-chunk reads, and HDF5's float16 -> float32 conversion is
+        slower than numpy's (measured on 1,600 tracks: 0.16 ms per mfcc track this way).
+        """
+        x = self._x()
         index = np.asarray(index, dtype=np.int64)
-        unique, inverse = np.unique(index, return_inverse=True)
-        if unique.size == 0:
-            return np.zeros((0, *self.shape[1:]), dtype=np.float32)
-        return self._x().astype(np.float32)[unique][inverse]
+        out = np.empty((len(index), *self.shape[1:]), dtype=np.float32)
+        for row, track in enumerate(index):
+            out[row] = x[track]
+        return out
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_handle": None, "_pid": None}
@@ -332,9 +340,9 @@ def read_pack(path: str | os.PathLike, in_memory: bool = True) -> dict:
             )
         attrs = dict(handle.attrs)
         pack = {key: handle[key][()] for key in SMALL_ARRAYS}
-        pack["x"] = handle["x"].astype(np.float32)[()] if in_memory else None
-    if not in_memory:
-        pack["x"] = PackArray(path)
+    pack["x"] = PackArray(path)
+    if in_memory:
+        pack["x"] = pack["x"][:]
     pack["attrs"] = attrs
     pack["genres"] = json.loads(attrs["genres"])
     pack["bands"] = json.loads(attrs["bands"])

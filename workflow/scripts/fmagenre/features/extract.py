@@ -25,6 +25,10 @@ FEATURES = ("mfcc", "chroma", "tonnetz", "mel")
 # the setting: float16's smallest normal value (6.1e-5) would flush quiet bands (below about
 # -42 dB) to subnormals or zero, far outside the 1e-4 relative equality with librosa.
 DTYPES = ("float32", "float16")
+# Crop policy (``features.clip``) before extraction: ``centre_30s`` keeps the middle 30 s of a longer
+# signal (how FMA cut its clips: from duration // 2 - 15), so whole tracks (fma_full) give clip-sized
+# features; ``all`` keeps the whole signal. Clips of 30 s or less are never cropped.
+CLIPS = {"centre_30s": 30.0, "all": None}
 N_CHROMA = 12
 # librosa defaults this extractor reproduces; recorded in every file so that it says how it was made.
 FIXED = {
@@ -58,6 +62,7 @@ class FeatureParams:
     n_mfcc: int = 20
     n_mels: int = 128
     dtype: str = "float16"
+    clip: str = "centre_30s"
 
     def __post_init__(self):
         if not self.mono:
@@ -68,6 +73,10 @@ class FeatureParams:
         if self.dtype not in DTYPES:
             raise ValueError(
                 f"features.dtype = {self.dtype!r} is not supported. Fix: use one of {DTYPES}"
+            )
+        if self.clip not in CLIPS:
+            raise ValueError(
+                f"features.clip = {self.clip!r} is not supported. Fix: use one of {tuple(CLIPS)}"
             )
 
     @classmethod
@@ -81,6 +90,15 @@ class FeatureParams:
     def attrs(self) -> dict:
         """Every parameter the stored features depend on, as HDF5 attributes."""
         return {**asdict(self), **FIXED}
+
+    def crop(self, y: np.ndarray) -> np.ndarray:
+        """The part of the decoded signal features are computed from (``features.clip``)."""
+        seconds = CLIPS[self.clip]
+        if seconds is None or len(y) <= seconds * self.sr:
+            return y
+        length = int(seconds * self.sr)
+        start = (len(y) - length) // 2
+        return y[start : start + length]
 
     def storage_dtype(self, name: str) -> np.dtype:
         """The dtype feature ``name`` is stored in (mel power is always float32, see DTYPES)."""

@@ -176,7 +176,7 @@ class _FolderJob:
         """Compute and store one ok track's features; return its frame count and source checksum."""
         stat = source.stat()
         source_sha256 = sha256_file(source)
-        features = compute_features(decoded.signal, self.params)
+        features = compute_features(self.params.crop(decoded.signal), self.params)
         frames = features["mel"].shape[1]
         attrs = {
             **self.expected,
