@@ -325,21 +325,24 @@ def iter_chunks(x, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         yield start, np.asarray(x[start : start + rows], dtype=np.float32)
 
 
-def read_pack(path: str | os.PathLike, in_memory: bool = True) -> dict:
+def read_pack(
+    path: str | os.PathLike, in_memory: bool = True, require: tuple = ("x", "track_id")
+) -> dict:
     """One packed split: ``x`` (float32 numpy, or a :class:`PackArray` when not ``in_memory``), the
-    small arrays (``y``, ``y_multi``, ``track_id``, ``year``, ``mean``, ``std``), the parsed
-    ``genres``, ``bands``, ``feature_set``, ``params`` and the raw ``attrs``."""
+    small arrays it has (``y``, ``y_multi``, ``track_id``, ``year``, ``mean``, ``std``; those in
+    ``require`` must be there), the parsed ``genres``, ``bands``, ``feature_set``, ``params`` and
+    the raw ``attrs``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: packed dataset missing. Fix: run the pack_dataset rule.")
     with h5py.File(path, "r") as handle:
-        missing = {"x", *SMALL_ARRAYS} - set(handle)
+        missing = set(require) - set(handle)
         if missing:
             raise ValueError(
                 f"{path}: packed dataset lacks {sorted(missing)}. Fix: rerun pack_dataset."
             )
         attrs = dict(handle.attrs)
-        pack = {key: handle[key][()] for key in SMALL_ARRAYS}
+        pack = {key: handle[key][()] for key in SMALL_ARRAYS if key in handle}
     pack["x"] = PackArray(path)
     if in_memory:
         pack["x"] = pack["x"][:]
@@ -368,7 +371,9 @@ def fits_in_memory(paths, budget_mb: float | None = None) -> bool:
     return fits
 
 
-def read_packs(datasets: dict[str, str], budget_mb: float | None = None) -> dict[str, dict]:
+def read_packs(
+    datasets: dict[str, str], budget_mb: float | None = None, require: tuple = ("x", "track_id")
+) -> dict[str, dict]:
     """Every split by :func:`read_pack`: all in memory when they fit the budget, else streamed."""
     in_memory = fits_in_memory(datasets.values(), budget_mb)
-    return {split: read_pack(path, in_memory) for split, path in datasets.items()}
+    return {split: read_pack(path, in_memory, require) for split, path in datasets.items()}

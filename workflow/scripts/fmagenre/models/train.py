@@ -223,7 +223,9 @@ def fit(
         order = torch.randperm(n * count, generator=generator).to(storage)
         model.train()
         loss_sum, correct = 0.0, 0
-        for step, start in enumerate(range(0, len(order), spec["batch_size"])):
+        steps = tqdm(range(0, len(order), spec["batch_size"]), desc=f"epoch {epoch + 1}",
+                     unit="batch", leave=False, mininterval=30)  # fmt: skip
+        for step, start in enumerate(steps):
             batch = order[start : start + spec["batch_size"]]
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(spec, epoch, epoch * batches + step)
@@ -288,7 +290,8 @@ def _prepare(spec: dict, threads: int, datasets: dict) -> tuple[torch.device, di
     device = resolve_device(spec["device"])
     threads = spec.get("num_threads") or threads
     seed_everything(int(spec["seed"]), device, threads)
-    return device, read_packs(datasets, spec.get("memory_budget_mb"))
+    required = ("x", "y", "y_multi", "mean", "std")
+    return device, read_packs(datasets, spec.get("memory_budget_mb"), required)
 
 
 def _check_compatible(name: str, reference: dict, other: dict, path) -> None:

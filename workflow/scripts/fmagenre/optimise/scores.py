@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import h5py
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm
 
 from fmagenre.data.pack import iter_chunks, read_packs
 from fmagenre.io import genre_slug, read_tsv, write_tsv
@@ -47,10 +49,12 @@ def model_logits(model, info, x: np.ndarray) -> np.ndarray:
     from fmagenre.models import track_logits
 
     parts = []
-    with torch.no_grad():
+    progress = tqdm(total=len(x), desc="score", unit="track", file=sys.stderr, mininterval=10)
+    with torch.no_grad(), progress:
         for start in range(0, len(x), SCORE_BATCH):
             logits = track_logits(model, info, torch.as_tensor(x[start : start + SCORE_BATCH]))
             parts.append(logits.cpu().numpy().astype(np.float64))
+            progress.update(len(logits))
     return np.concatenate(parts) if parts else np.zeros((0, len(info["genres"])))
 
 
