@@ -4,15 +4,18 @@
 the CPU); :class:`StreamedSplit` reads the tracks a batch needs from the pack (index-sampled,
 through :class:`fmagenre.data.pack.PackArray`) and normalises them with the same float32
 operations, so a streamed training run sees bit-identical batches and ends with the same weights
-as an in-memory one (tested). Both give the training loop the same three calls: ``windows`` (the
-batch), ``chunks`` (consecutive tracks, for prediction) and ``subset``.
+as an in-memory one (tested). Both give the training loop the same calls: ``batches`` (each
+batch's windows; a streamed split reads them ahead in a thread), ``chunks`` (consecutive tracks,
+for prediction) and ``subset``.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -22,6 +25,9 @@ from fmagenre.models.checkpoint import STD_FLOOR
 
 log = logging.getLogger(__name__)
 
+# Batches a streamed split reads ahead in a background thread while the model computes (HDF5 reads
+# and torch kernels both release the GIL, so the reading hides behind the compute).
+PREFETCH = 2
 # A split stays in GPU memory when it takes at most this fraction of the free memory; else batches
 # are gathered on the CPU and copied (fma_large mel does not fit, fma_small does).
 DEVICE_DATA_FRACTION = 0.5
@@ -39,6 +45,18 @@ def storage_device(nbytes: int, device: torch.device) -> torch.device:
         nbytes / 1e9,
     )
     return torch.device("cpu")
+
+
+def prefetched(reads: Iterable[Callable[[], torch.Tensor]]) -> Iterator[torch.Tensor]:
+    """The results of ``reads`` in order, each started up to PREFETCH reads ahead in one thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: deque = deque()
+        for read in reads:
+            pending.append(pool.submit(read))
+            if len(pending) > PREFETCH:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 class _Labels:
@@ -74,6 +92,11 @@ class Split(_Labels):
         """[B, C, frames]: track ``track[i]`` from frame ``first[i]`` (``within``: the frames)."""
         return self.x[track[:, None], :, first[:, None] + within].transpose(1, 2)
 
+    def batches(self, batches, within: torch.Tensor) -> Iterator[torch.Tensor]:
+        """:meth:`windows` of each (track, first) pair of ``batches``, in order."""
+        for track, first in batches:
+            yield self.windows(track, first, within)
+
     def chunks(self, rows: int) -> Iterator[torch.Tensor]:
         yield self.x
 
@@ -101,9 +124,14 @@ class StreamedSplit(_Labels):
         x = self.normalise(self.array.rows(unique.numpy()))
         return x[local[:, None], :, first[:, None] + within].transpose(1, 2)
 
+    def batches(self, batches, within: torch.Tensor) -> Iterator[torch.Tensor]:
+        reads = (lambda t=track, f=first: self.windows(t, f, within) for track, first in batches)
+        return prefetched(reads)
+
     def chunks(self, rows: int) -> Iterator[torch.Tensor]:
-        for _, x in iter_chunks(self.array, rows):
-            yield self.normalise(x)
+        starts = range(0, len(self.array), rows)
+        reads = (lambda s=start: self.normalise(self.array[s : s + rows]) for start in starts)
+        return prefetched(reads)
 
     def subset(self, index: torch.Tensor) -> Split:
         pack = {

@@ -223,15 +223,17 @@ def fit(
         order = torch.randperm(n * count, generator=generator).to(storage)
         model.train()
         loss_sum, correct = 0.0, 0
-        steps = tqdm(range(0, len(order), spec["batch_size"]), desc=f"epoch {epoch + 1}",
-                     unit="batch", leave=False, mininterval=30)  # fmt: skip
-        for step, start in enumerate(steps):
-            batch = order[start : start + spec["batch_size"]]
+        size = spec["batch_size"]
+        steps = [order[start : start + size] for start in range(0, len(order), size)]
+        # (track, first frame) of every window of every batch; a streamed split reads ahead.
+        where = ((b // count, offsets[b // count] + (b % count) * frames) for b in steps)
+        bar = tqdm(zip(steps, train.batches(where, within)), total=len(steps),
+                   desc=f"epoch {epoch + 1}", unit="batch", leave=False, mininterval=30)  # fmt: skip
+        for step, (batch, xb) in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(spec, epoch, epoch * batches + step)
             track = batch // count
-            first = offsets[track] + (batch % count) * frames
-            xb = train.windows(track, first, within).to(device)
+            xb = xb.to(device)
             target = (train.y_multi if multilabel else train.y)[track].to(device)
             with _autocast(device):
                 out = model(xb)
