@@ -5,7 +5,9 @@
 (b) ours: the shared decoder + ``compute_features`` (one STFT);
 (c) floor: decoding + resampling alone.
 Extra line: the literal ``tonnetz(y=)``, which builds chroma from a CQT instead.
-Then tracks/s of a whole folder job (``extract_folder``), fresh and rerun (cached).
+Then tracks/s of a whole folder job (``extract_folder``), fresh and rerun (cached), and the storage
+per track (issue 14): each feature's compressed bytes in the per-track HDF5, the whole file, and the
+packs of the default config's feature sets, for ``features.dtype`` float16 (default) and float32.
 
 Targets (issue 3): a/b >= 3 and b/c <= 1.5, same outputs. Clips are generated with LAME in a temp
 dir; the folder job uses copies of them. Run: ``.venv/bin/python bench/bench_features.py``.
@@ -25,7 +27,9 @@ import time
 import warnings
 from pathlib import Path
 
+import h5py
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 os.environ.setdefault("TQDM_DISABLE", "1")  # keep the folder job's progress bar out of the table
@@ -33,12 +37,18 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # keep the folder job's progress bar
 import librosa  # noqa: E402
 
 from fmagenre.data.audio import decode, encode_mp3  # noqa: E402
+from fmagenre.data.metadata import SPLITS  # noqa: E402
+from fmagenre.data.pack import pack_dataset  # noqa: E402
 from fmagenre.data.validate import ValidationParams  # noqa: E402
-from fmagenre.features.extract import FeatureParams, compute_features, extract_folder  # noqa: E402
+from fmagenre.features.extract import FEATURES, FeatureParams, compute_features  # noqa: E402
+from fmagenre.features.store import extract_folder  # noqa: E402
+from fmagenre.io import write_tsv  # noqa: E402
 
 SR_IN, SECONDS = 44100, 30.0
 N_CLIPS, REPS, FOLDER_TRACKS = 4, 3, 40
 PARAMS = FeatureParams()
+DEFAULT_PACKS = ("mfcc", "mfcc+chroma+tonnetz", "mel")  # the feature sets config/config.yaml trains
+MB = 1e6
 
 
 def music(seed: int) -> np.ndarray:
@@ -98,28 +108,61 @@ def check_same(a: dict, b: dict) -> None:
     np.testing.assert_allclose(b["tonnetz"], a["tonnetz"], rtol=0, atol=1e-5)
 
 
+def run_folder(work: Path, params: FeatureParams, out: str) -> float:
+    """extract_folder over the copied clips into ``work/out``; returns tracks/s."""
+    start = time.perf_counter()
+    counts = extract_folder(
+        list(range(FOLDER_TRACKS)),
+        work / "audio",
+        work / out / "features",
+        "000",
+        params,
+        ValidationParams(),
+        work / out / "validation.tsv",
+        work / out / "000" / "manifest.tsv",
+    )
+    assert counts["ok"] == FOLDER_TRACKS, counts
+    return FOLDER_TRACKS / (time.perf_counter() - start)
+
+
 def folder_job(clips: list[Path], work: Path) -> tuple[float, float]:
     """tracks/s of extract_folder over FOLDER_TRACKS copies of the clips: fresh, then rerun."""
     audio = work / "audio" / "000"
     audio.mkdir(parents=True)
     for i in range(FOLDER_TRACKS):
         shutil.copy(clips[i % len(clips)], audio / f"{i:06d}.mp3")
-    rates = []
-    for _ in range(2):
-        start = time.perf_counter()
-        counts = extract_folder(
-            list(range(FOLDER_TRACKS)),
-            work / "audio",
-            work / "features",
-            "000",
-            PARAMS,
-            ValidationParams(),
-            work / "validation.tsv",
-            work / "manifest.tsv",
-        )
-        rates.append(FOLDER_TRACKS / (time.perf_counter() - start))
-        assert counts["ok"] == FOLDER_TRACKS, counts
-    return rates[0], rates[1]
+    return run_folder(work, PARAMS, "float16"), run_folder(work, PARAMS, "float16")
+
+
+def storage(work: Path, dtype: str) -> dict:
+    """MB per track: each feature in the per-track HDF5, whole files, the default packs, total."""
+    out = work / dtype
+    if not (out / "features").is_dir():
+        run_folder(work, FeatureParams(dtype=dtype), dtype)
+    files = sorted((out / "features" / "000").glob("*.h5"))
+    result = {f"{name}_mb": 0.0 for name in FEATURES}
+    for path in files:
+        with h5py.File(path, "r") as handle:
+            for name in FEATURES:
+                result[f"{name}_mb"] += handle[name].id.get_storage_size() / MB / len(files)
+    result["track_file_mb"] = sum(path.stat().st_size for path in files) / MB / len(files)
+    splits = pd.DataFrame({
+        "track_id": range(FOLDER_TRACKS),
+        "split": [{8: "validation", 9: "test"}.get(i % 10, "training") for i in range(FOLDER_TRACKS)],
+        "genre_top": "Rock", "label": 0, "year": 2000, "genres_all": "Rock", "folder": "000",
+    })  # fmt: skip
+    write_tsv(out / "splits.tsv", splits)
+    write_tsv(out / "genres.tsv", pd.DataFrame({"label": [0], "genre": ["Rock"]}))
+    for feature_set in DEFAULT_PACKS:
+        paths = {split: out / "datasets" / feature_set / f"{split}.h5" for split in SPLITS}
+        pack_dataset(out / "splits.tsv", out / "genres.tsv", [out / "000" / "manifest.tsv"],
+                     out / "features", feature_set, None, paths)  # fmt: skip
+        size = sum(path.stat().st_size for path in paths.values())
+        result[f"pack_{feature_set}_mb"] = size / MB / FOLDER_TRACKS
+    result["total_mb"] = result["track_file_mb"] + sum(
+        result[f"pack_{feature_set}_mb"] for feature_set in DEFAULT_PACKS
+    )
+    return result
 
 
 def main() -> None:
@@ -146,6 +189,7 @@ def main() -> None:
                 if rep == 0:  # slow: one repetition per clip
                     samples["a_cqt"].append(timed(naive_cqt_tonnetz, clip)[0])
         fresh, cached = folder_job(clips, work)
+        sizes = {dtype: storage(work, dtype) for dtype in ("float16", "float32")}
     med = {key: statistics.median(values) for key, values in samples.items()}
     result = {
         "clips": N_CLIPS,
@@ -160,6 +204,7 @@ def main() -> None:
         "folder_rerun_tracks_per_s": cached,
         "folder_tracks": FOLDER_TRACKS,
         "cpu_count": os.cpu_count(),
+        "storage_mb_per_track": sizes,
     }
     print(f"per 30 s 44.1 kHz stereo MP3 clip, median of {N_CLIPS} clips x {REPS} runs:")
     print(f"  (a) naive librosa            {result['naive_ms']:8.1f} ms")
@@ -177,6 +222,9 @@ def main() -> None:
         f"folder job, {FOLDER_TRACKS} tracks, 1 thread: {fresh:.1f} tracks/s fresh, "
         f"{cached:.1f} tracks/s rerun (all cached)"
     )
+    print(f"storage per 30 s track in MB (extractor/decode floor = {result['ours_over_floor']:.2f}):")
+    for dtype, row in sizes.items():
+        print(f"  {dtype}: " + ", ".join(f"{key[:-3]} {value:.3f}" for key, value in row.items()))
     print(json.dumps(result))
 
 

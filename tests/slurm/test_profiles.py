@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,21 @@ from snakemake.cli import get_argument_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "profiles"
-GPU_RULES = {"train_model", "overfit_check", "score_tracks", "optimise_genre", "invert_genre",
-             "audio_roundtrip"}
+RULE = re.compile(r"^\s*(?:rule|checkpoint) (\w+):(.*?)(?=^\s*(?:rule|checkpoint) \w+:|\Z)", re.M | re.S)
+
+
+def _rules_using_the_device_resolver() -> set[str]:
+    """Rules whose code fingerprint lists fmagenre.device: the only ones that compute on a GPU."""
+    rules = set()
+    for path in (ROOT / "rules").glob("*.smk"):
+        for name, body in RULE.findall(path.read_text()):
+            code = re.search(r"code=code\((.*?)\)", body, re.S)
+            if code and '"device"' in code.group(1):
+                rules.add(name)
+    return rules
+
+
+GPU_RULES = {"train_model", "overfit_check"}
 
 
 def _parse(name: str):
@@ -40,8 +54,30 @@ def test_slurm_profile_works_without_accounting():
     assert "slurm_partition" in args.default_resources.keys()
 
 
-def test_gpu_rules_request_a_gpu():
+def test_exactly_the_rules_that_compute_on_a_gpu_request_one():
+    """The optimisation stage loads models on the CPU: asking it for a GPU would hold one idle."""
+    assert _rules_using_the_device_resolver() == GPU_RULES
     for name in ("local-gpu", "slurm"):
         per_rule = _parse(name).set_resources
         assert {rule for rule, res in per_rule.items() if "gpu" in res} == GPU_RULES, name
-    assert _parse("local-gpu").resources["gpu"].value >= 1
+    slurm = yaml.safe_load((PROFILES / "slurm" / "profile.yaml").read_text())["set-resources"]
+    for rule, res in slurm.items():
+        assert (res.get("slurm_partition") == "gpu") == (rule in GPU_RULES), rule
+    kubernetes = yaml.safe_load((PROFILES / "kubernetes" / "profile.yaml").read_text())
+    assert {rule for rule, res in kubernetes["set-resources"].items() if "gpu" in res} == GPU_RULES
+
+
+def test_local_gpu_runs_cpu_jobs_beside_gpu_jobs():
+    """Only GPU rules consume the gpu token, so CPU jobs never wait for the one GPU."""
+    args = _parse("local-gpu")
+    assert args.resources["gpu"].value >= 1
+    assert "gpu" not in args.default_resources.keys()
+
+
+def test_slurm_groups_small_cpu_jobs_into_bounded_jobs():
+    args = _parse("slurm")
+    groups, components = args.groups, args.group_components
+    assert {"optimise_genre", "invert_genre", "gap_figure", "model_summary"} <= set(groups)
+    assert set(groups.values()) == set(components)
+    assert all(2 <= n <= 8 for n in components.values())  # bigger jobs, still node-sized
+    assert not set(groups) & (GPU_RULES | {"extract_folder", "pack_dataset", "track_table"})

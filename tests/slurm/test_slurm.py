@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import h5py
@@ -21,7 +22,9 @@ from runner import SNAKEMAKE, TINY_CONFIG
 ROOT = Path(__file__).resolve().parents[2]
 SLURM_PROFILE = ROOT / "profiles" / "slurm"
 
-SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.\n")
+# A group job (profiles/slurm `groups`) is submitted under a uuid instead of a job number.
+SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.\n")
+RULE_RUN = re.compile(r"^(?:rule|checkpoint) (\w+):", re.M)
 FINISHED = re.compile(r"Finished jobid: (\d+) \(Rule: (\w+)\)")
 # Rules without an action (pure targets) are never submitted anywhere.
 TARGET_RULES = {"all", "data_stage"}
@@ -94,15 +97,23 @@ def test_tiny_workflow_on_slurm_equals_local_run(slurm_cluster, slurm_profile, t
     log = _run(slurm, *_test_overrides(slurm_profile, slurm_cluster), env=slurm_cluster.env)
     elapsed = time.monotonic() - start
 
-    submitted = {int(slurm_id): (int(job), Path(path)) for job, slurm_id, path in SUBMITTED.findall(log)}
+    submissions = {int(slurm_id): (job, Path(path)) for job, slurm_id, path in SUBMITTED.findall(log)}
+    submitted = {slurm_id: (int(job), path) for slurm_id, (job, path) in submissions.items() if job.isdigit()}
+    grouped = {slurm_id: path for slurm_id, (job, path) in submissions.items() if not job.isdigit()}
     finished = {int(job): rule for job, rule in FINISHED.findall(log)}
     executed = {job: rule for job, rule in finished.items() if rule not in TARGET_RULES}
     assert executed, log[-4000:]
-    # every executed job went through sbatch, exactly once (no retry, no local execution)
-    assert sorted(job for job, _ in submitted.values()) == sorted(executed), log[-8000:]
+    group_rules = set(slurm_profile.get("groups", {}))
+    # every executed job went through sbatch, exactly once (no retry, no local execution): alone,
+    # or inside one group job whose log shows it ran
+    assert sorted(job for job, _ in submitted.values()) == sorted(
+        job for job, rule in executed.items() if rule not in group_rules), log[-8000:]
+    in_groups = Counter(rule for path in grouped.values() for rule in RULE_RUN.findall(path.read_text()))
+    assert in_groups == Counter(rule for rule in executed.values() if rule in group_rules), in_groups
+    assert len(grouped) < sum(in_groups.values()), "groups should merge jobs"
 
     queue = {int(job["job_id"]): job for job in slurm_cluster.squeue()}
-    assert set(queue) == set(submitted), (queue, submitted)
+    assert set(queue) == set(submissions), (queue, submissions)
     partitions = {rule: res.get("slurm_partition") for rule, res in slurm_profile["set-resources"].items()}
     default_partition = slurm_profile["default-resources"]["slurm_partition"]
     for slurm_id, (job, slurm_log) in submitted.items():
@@ -112,7 +123,10 @@ def test_tiny_workflow_on_slurm_equals_local_run(slurm_cluster, slurm_profile, t
         assert queue[slurm_id]["partition"] == (partitions.get(rule) or default_partition), (rule, queue[slurm_id])
         # the job's own log: Snakemake ran the rule inside the SLURM allocation
         assert re.search(rf"^(rule|checkpoint) {rule}:", slurm_log.read_text(), re.M), slurm_log
+    for slurm_id in grouped:
+        assert queue[slurm_id]["state"] == "COMPLETED", queue[slurm_id]
+        assert queue[slurm_id]["partition"] == default_partition, queue[slurm_id]
 
     _assert_same_results(local, slurm)
-    print(f"\nSLURM run: {len(submitted)} SLURM jobs, {elapsed:.0f} s "
+    print(f"\nSLURM run: {len(submissions)} SLURM jobs ({len(grouped)} group jobs), {elapsed:.0f} s "
           f"({', '.join(f'{r}={n}' for r, n in sorted(pd.Series(executed).value_counts().items()))})")

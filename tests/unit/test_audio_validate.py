@@ -15,7 +15,8 @@ import soundfile as sf
 
 from fmagenre.data.audio import AudioDecodeError, decode, encode_mp3
 from fmagenre.data.validate import STATUSES, ValidationParams, validate_clip, validation_report
-from fmagenre.features.extract import FeatureParams, extract_folder
+from fmagenre.features.extract import FeatureParams
+from fmagenre.features.store import extract_folder
 from fmagenre.io import read_tsv, write_tsv
 
 FFMPEG = "/usr/bin/ffmpeg"

@@ -17,10 +17,10 @@ from fmagenre.features.extract import (
     FIXED,
     FeatureParams,
     compute_features,
-    extract_folder,
     piptrack_peaks,
     power_spectrogram,
 )
+from fmagenre.features.store import extract_folder
 from fmagenre.io import read_tsv
 
 SR = 44100
@@ -94,6 +94,13 @@ def test_features_equal_librosa_on_the_same_signal(audio, track_id):
     np.testing.assert_allclose(ours["mfcc"], mfcc, rtol=0, atol=1e-3)  # dB-scaled cepstra
     np.testing.assert_allclose(ours["chroma"], chroma, rtol=0, atol=1e-5)
     np.testing.assert_allclose(ours["tonnetz"], tonnetz, rtol=0, atol=1e-5)
+    # features.dtype float16 stores these three; they stay equal within float16 rounding (mel power
+    # is never stored in float16: its quiet bands fall below float16's normal range).
+    for name, reference, atol in (("mfcc", mfcc, 1e-3), ("chroma", chroma, 1e-5), ("tonnetz", tonnetz, 1e-5)):
+        assert FeatureParams(dtype="float16").storage_dtype(name) == np.float16
+        half = ours[name].astype(np.float16).astype(np.float32)
+        np.testing.assert_allclose(half, reference, rtol=2.0**-11, atol=atol)
+    assert FeatureParams(dtype="float16").storage_dtype("mel") == np.float32
 
 
 def test_peak_picking_matches_piptrack_exactly(audio):
@@ -128,7 +135,8 @@ def test_hdf5_layout_attributes_and_manifest(audio, tmp_path):
             "tonnetz": (6, frames),
             "mel": (128, frames),
         }
-        assert all(handle[name].dtype == np.float32 for name in FEATURES)
+        assert all(handle[name].dtype == PARAMS.storage_dtype(name) for name in FEATURES)
+        assert all(handle[name].compression == "gzip" for name in FEATURES)
         attrs = dict(handle.attrs)
         stored = {name: handle[name][()] for name in FEATURES}
     for key, value in {**PARAMS.attrs(), **FIXED}.items():
@@ -140,7 +148,7 @@ def test_hdf5_layout_attributes_and_manifest(audio, tmp_path):
     assert attrs["duration_s"] == pytest.approx(3.0, abs=0.1)
     computed = compute_features(y, PARAMS)
     for name in FEATURES:
-        np.testing.assert_array_equal(stored[name], computed[name])
+        np.testing.assert_array_equal(stored[name], computed[name].astype(PARAMS.storage_dtype(name)))
     validation = read_tsv(tmp_path / "validation.tsv")
     assert list(validation.columns) == [
         "track_id",
@@ -220,3 +228,15 @@ def test_a_clip_that_goes_bad_loses_its_features(audio, tmp_path):
 def test_wrong_folder_is_refused(audio, tmp_path):
     with pytest.raises(ValueError, match="track 1234 belongs in folder 001"):
         run(audio, tmp_path, track_ids=(2, 1234))
+
+
+def test_clip_policy_keeps_the_middle_30_s_or_everything():
+    sr = 1000
+    y = np.arange(45 * sr, dtype=np.float32)
+    centre = FeatureParams(sr=sr).crop(y)
+    assert len(centre) == 30 * sr and centre[0] == (45 - 30) * sr // 2  # FMA's cut: middle 30 s
+    assert FeatureParams(sr=sr, clip="all").crop(y) is y
+    short = y[: 29 * sr]
+    assert FeatureParams(sr=sr).crop(short) is short
+    with pytest.raises(ValueError, match="features.clip"):
+        FeatureParams(clip="first_30s")

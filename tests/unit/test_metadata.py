@@ -136,3 +136,20 @@ def test_reads_the_synthetic_output(tiny_fma):
     labelled = table[table["genre_top"] != ""]
     assert all(top in tops.split("|") for top, tops in zip(labelled["genre_top"], labelled["genres_all_top"]))
     assert (table.loc[table["genre_top"] == "", "genres_all_top"].str.count(r"\|") >= 1).all()
+
+
+def test_track_counts_per_subset_and_status():
+    from fmagenre.data.metadata import track_counts
+
+    table = pd.DataFrame({
+        "subset": ["small", "small", "medium", "large"],
+        "genre_top": ["Rock", "", "Pop", ""],
+        "genres_all": ["[12]", "[12, 21]", "[10]", "[]"],
+        "split": ["training", "test", "", "training"],
+    })  # fmt: skip
+    counts = track_counts(table)
+    assert counts.loc["small", "genre_top"] == 1
+    assert counts.loc["small", "no genre_top (several roots)"] == 1
+    assert counts.loc["large", "no genre"] == 1
+    assert counts.loc["medium", "no split"] == 1 and counts.loc["small", "split training"] == 1
+    assert counts.loc["total", "genre_top"] == 2 and counts.loc["total", "tracks"] == 4

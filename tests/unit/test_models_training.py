@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from fmagenre.models import load_model, track_logits
-from fmagenre.models.train import load_pack, overfit_check, summarise, train_model
+from fmagenre.data.pack import read_pack
+from fmagenre.models.train import overfit_check, summarise, train_model
 
 from models_helpers import outputs, spec, write_packs
 
@@ -72,7 +73,7 @@ def test_checkpoint_predicts_like_the_metrics(packs, tmp_path):
         info["input_shape"] == [20, 86]
         and info["genres"] == json.loads(Path(tmp_path / "metrics.json").read_text())["genres"]
     )
-    test = load_pack(packs["test"])
+    test = read_pack(packs["test"])
     with torch.no_grad():
         logits = track_logits(model, info, torch.from_numpy(test["x"]))
     accuracy = float((logits.argmax(dim=1).numpy() == test["y"]).mean())
@@ -156,3 +157,21 @@ def test_overfit_check_and_summary(packs, tmp_path):
                       {"m": model_spec}, str(tmp_path / "summary.tsv"))  # fmt: skip
     assert list(frame["model"]) == ["m"] and bool(frame["overfit_reached"].iloc[0]) is True
     assert (tmp_path / "summary.tsv").read_text().startswith("model\tarch\tfeatures\ttest_accuracy")
+
+
+@pytest.mark.parametrize(
+    "model", [{}, {"arch": "vgg", "channels": [4, 8], "segment_seconds": 2.0}], ids=["li2010", "vgg"]
+)
+def test_streamed_split_trains_to_the_weights_of_memory(packs, tmp_path, caplog, model):
+    """A budget smaller than the packs streams batches from disk: same batches, same weights."""
+    model_spec = spec(epochs=2, **model)
+    memory = train_model(packs, model_spec, outputs(tmp_path / "memory"))
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        streamed = train_model(
+            packs, {**model_spec, "memory_budget_mb": 0.01}, outputs(tmp_path / "streamed")
+        )
+    assert "streamed from disk" in caplog.text
+    assert streamed == memory
+    a, b = _state(tmp_path / "memory" / "checkpoint.pt"), _state(tmp_path / "streamed" / "checkpoint.pt")
+    assert all(torch.equal(value, b[key]) for key, value in a.items())

@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 import json
+import pickle
 import tracemalloc
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
-
-from fmagenre.data.pack import PAD_POLICY, SPLITS, fit_frames, pack_dataset
-from fmagenre.features.extract import FeatureParams, write_track
+from fmagenre.data.pack import (
+    PAD_POLICY,
+    SPLITS,
+    PackArray,
+    fit_frames,
+    fits_in_memory,
+    iter_chunks,
+    memory_budget_mb,
+    pack_dataset,
+    read_pack,
+    read_packs,
+)
+from fmagenre.features.extract import FeatureParams
+from fmagenre.features.store import write_track
 from fmagenre.io import write_tsv
 
-PARAMS = FeatureParams(n_mfcc=5, n_mels=16)
+PARAMS = FeatureParams(n_mfcc=5, n_mels=16, dtype="float32")
 GENRES = ["Hip-Hop", "Old-Time / Historic", "Rock"]
 
 
-def make_features(root, lengths: dict[int, int], seed=0) -> dict[int, dict]:
+def make_features(root, lengths: dict[int, int], seed=0, params=PARAMS) -> dict[int, dict]:
     """Per-track HDF5 files written by the extractor's writer, with random features of given lengths."""
     rng = np.random.default_rng(seed)
     stored, manifest = {}, []
     for track_id, frames in lengths.items():
         features = {
             name: rng.gamma(2.0, 1.0 + track_id % 7, size=(bands, frames)).astype(np.float32)
-            for name, bands in PARAMS.bands().items()
+            for name, bands in params.bands().items()
         }
         features["mel"][0, :3] = 0.0  # exercises the dB floor
         h5 = f"{track_id // 1000:03d}/{track_id:06d}.h5"
-        write_track(root / "features" / h5, features, {**PARAMS.attrs(), "frames": frames})
+        write_track(root / "features" / h5, features, {**params.attrs(), "frames": frames}, params)
         stored[track_id] = features
         manifest.append({"track_id": track_id, "h5": h5, "frames": frames})
     write_tsv(root / "manifest.tsv", pd.DataFrame(manifest))
@@ -191,3 +203,47 @@ def test_peak_memory_stays_bounded(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < x_bytes / 4, (peak, x_bytes)
+
+
+def test_float16_storage_is_compressed_and_packs_within_float16_rounding(tmp_path):
+    """features.dtype float16: mfcc/chroma/tonnetz and the packs in float16, mel power float32."""
+    params = FeatureParams(n_mfcc=5, n_mels=16, dtype="float16")
+    lengths = {1000 + i: 100 for i in range(6)}
+    stored = make_features(tmp_path, lengths, params=params)
+    make_splits(tmp_path, list(lengths), ["training", "validation", "test"] * 2)
+    with h5py.File(tmp_path / "features" / "001" / "001000.h5", "r") as handle:
+        assert handle["mfcc"].dtype == np.float16 and handle["chroma"].dtype == np.float16
+        assert handle["mel"].dtype == np.float32
+        assert all(handle[name].compression == "gzip" and handle[name].shuffle for name in handle)
+    _, out = pack(tmp_path, "mfcc+chroma")
+    with h5py.File(out["training"], "r") as handle:
+        assert handle["x"].dtype == np.float16 and handle["x"].compression == "lzf"
+        assert handle.attrs["dtype"] == "float16"
+        first = handle["x"][0].astype(np.float32)
+    expected = np.concatenate([stored[1000]["mfcc"], stored[1000]["chroma"]])
+    np.testing.assert_allclose(first, expected, rtol=2.0**-10)
+    assert not np.array_equal(first, expected)  # really rounded to float16
+    mel = read_pack(pack(tmp_path, "mel")[1]["training"])["x"]
+    assert mel.dtype == np.float32  # read back as float32
+    np.testing.assert_allclose(mel[0], 10 * np.log10(np.maximum(stored[1000]["mel"], 1e-10)),
+                               rtol=2.0**-10, atol=0.02)
+
+
+def test_streamed_reader_reads_what_memory_holds(dataset):
+    root, _, _ = dataset
+    _, out = pack(root, "mfcc+chroma+tonnetz")
+    memory = read_pack(out["training"])
+    streamed = read_pack(out["training"], in_memory=False)
+    assert isinstance(streamed["x"], PackArray) and streamed["x"].shape == memory["x"].shape
+    np.testing.assert_array_equal(streamed["x"].rows([3, 0, 3]), memory["x"][[3, 0, 3]])
+    np.testing.assert_array_equal(streamed["x"][1:3], memory["x"][1:3])
+    copy = pickle.loads(pickle.dumps(streamed["x"]))  # what a DataLoader worker receives
+    np.testing.assert_array_equal(copy[2], memory["x"][2])
+    chunks = [x for _, x in iter_chunks(streamed["x"], 2)]
+    np.testing.assert_array_equal(np.concatenate(chunks), memory["x"])
+    for key in ("y", "y_multi", "track_id", "mean", "std"):
+        np.testing.assert_array_equal(streamed[key], memory[key])
+    assert fits_in_memory(out.values(), budget_mb=100)
+    assert not fits_in_memory(out.values(), budget_mb=0.001)
+    assert all(isinstance(p["x"], PackArray) for p in read_packs(out, budget_mb=0.001).values())
+    assert memory_budget_mb() > 0 and memory_budget_mb(5) == 5

@@ -6,7 +6,7 @@ from fmagenre.io import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from fmagenre.features.extract import extract_folder  # noqa: E402
+from fmagenre.features.store import extract_folder  # noqa: E402
 
 extract_folder(
     track_ids=snakemake.params.track_ids,

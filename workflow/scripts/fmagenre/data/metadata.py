@@ -255,4 +255,22 @@ def build_track_table(tracks_csv, genres_csv, subset: str) -> tuple[pd.DataFrame
         log.info("%d track(s) have no genre at all; they are kept here and skipped by the splits", no_genre)
     genre_table = genres.rename(columns={"#tracks": "n_tracks"})[["genre_id", "parent", "title", "top_level", "n_tracks"]]
     log.info("%s: %d tracks in subset '%s', %d folders", tracks_csv, len(table), subset, table["folder"].nunique())
+    log.info("tracks per subset and status:\n%s", track_counts(table).to_string())
     return table.sort_values("track_id").reset_index(drop=True), genre_table
+
+
+def track_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Tracks per subset (rows) and per status (columns): the genre they can be labelled with and
+    the official split they have, plus totals; what the splits stage will be able to use."""
+    genre = np.select(
+        [table["genre_top"] != "", table["genres_all"] == "[]"],
+        ["genre_top", "no genre"],
+        "no genre_top (several roots)",
+    )
+    split = np.where(table["split"] != "", "split " + table["split"], "no split")
+    counts = pd.concat(
+        [pd.crosstab(table["subset"], genre), pd.crosstab(table["subset"], split)], axis=1
+    )
+    counts["tracks"] = table.groupby("subset").size()
+    counts.loc["total"] = counts.sum()
+    return counts.rename_axis(index="subset", columns="status")

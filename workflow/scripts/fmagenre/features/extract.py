@@ -1,4 +1,4 @@
-"""One-STFT feature extractor, per-track HDF5 files and the incremental per-folder job.
+"""One-STFT feature extractor: the signal processing (the per-track store is ``features.store``).
 
 :func:`compute_features` reproduces librosa 0.11's ``melspectrogram``, ``mfcc``, ``chroma_stft`` and
 ``tonnetz(chroma=chroma_stft(...))`` on the same signal, but computes the power STFT once and
@@ -6,54 +6,29 @@ shares it: the mel and chroma filter banks are cached, the tuning that ``chroma_
 with ``piptrack`` is computed from the shared spectrogram restricted to piptrack's 150-4000 Hz band
 (same arithmetic, a third of the bins), MFCCs come from the log-mel and tonnetz from the chroma
 already computed. Results equal librosa's up to float32 rounding (tested).
-
-Per-track files ``{features_dir}/{folder}/{track_id:06d}.h5`` hold ``mfcc``, ``chroma``, ``tonnetz``
-and ``mel`` as float32 [bands, frames]; their attributes record every parameter, the code
-fingerprint, the source's size, mtime and sha256, and the decoded facts validation needs. A rerun
-skips a track whose file matches all of them (sha256 settles a changed mtime), so it neither
-decodes nor re-judges it from audio. Files are written through ``atomic_path``: a killed job
-leaves at most a ``.tmp`` file, which the next run deletes, never a final file it would trust.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import logging
-import os
-import sys
-import time
-from collections import Counter
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-import h5py
 import librosa
 import numpy as np
-import pandas as pd
 import scipy.fft
-from tqdm import tqdm
 
-from fmagenre.data.audio import RESAMPLER, AudioInfo
-from fmagenre.data.validate import (
-    COLUMNS,
-    STATUSES,
-    Decoded,
-    ValidationParams,
-    judge,
-    validate_clip,
-)
-from fmagenre.fingerprint import code_fingerprint
-from fmagenre.io import TMP_SUFFIX, atomic_path, write_tsv
-
-log = logging.getLogger(__name__)
+from fmagenre.data.audio import RESAMPLER
 
 FEATURES = ("mfcc", "chroma", "tonnetz", "mel")
-# `content` identifies what a track's HDF5 holds (source checksum + parameters + extractor code): a
-# re-extraction with new parameters or from a changed MP3 changes the manifest, so Snakemake reruns
-# the packs even though the HDF5 files themselves are not declared outputs.
-MANIFEST_COLUMNS = ["track_id", "h5", "frames", "content"]
+# Storage dtypes (``features.dtype``). float16 keeps mfcc, chroma and tonnetz within float16
+# rounding of librosa (relative 2**-11, tested); the mel power spectrogram stays float32 whatever
+# the setting: float16's smallest normal value (6.1e-5) would flush quiet bands (below about
+# -42 dB) to subnormals or zero, far outside the 1e-4 relative equality with librosa.
+DTYPES = ("float32", "float16")
+# Crop policy (``features.clip``) before extraction: ``centre_30s`` keeps the middle 30 s of a longer
+# signal (how FMA cut its clips: from duration // 2 - 15), so whole tracks (fma_full) give clip-sized
+# features; ``all`` keeps the whole signal. Clips of 30 s or less are never cropped.
+CLIPS = {"centre_30s": 30.0, "all": None}
 N_CHROMA = 12
 # librosa defaults this extractor reproduces; recorded in every file so that it says how it was made.
 FIXED = {
@@ -73,7 +48,6 @@ FIXED = {
     "tuning": "estimated (piptrack 150-4000 Hz, resolution 0.01)",
     "tonnetz_from": "chroma_stft",
     "resampler": RESAMPLER,
-    "dtype": "float32",
 }
 PIPTRACK_FMIN, PIPTRACK_FMAX, PIPTRACK_THRESHOLD = 150.0, 4000.0, 0.1
 STFT_BLOCK_FRAMES = 256  # frames per FFT call: bounds the temporaries for long files
@@ -87,12 +61,22 @@ class FeatureParams:
     hop_length: int = 512
     n_mfcc: int = 20
     n_mels: int = 128
+    dtype: str = "float16"
+    clip: str = "centre_30s"
 
     def __post_init__(self):
         if not self.mono:
             raise ValueError(
                 "features.mono = false is not supported: per-track features are [bands, frames] "
                 "of one channel. Fix: set features.mono: true"
+            )
+        if self.dtype not in DTYPES:
+            raise ValueError(
+                f"features.dtype = {self.dtype!r} is not supported. Fix: use one of {DTYPES}"
+            )
+        if self.clip not in CLIPS:
+            raise ValueError(
+                f"features.clip = {self.clip!r} is not supported. Fix: use one of {tuple(CLIPS)}"
             )
 
     @classmethod
@@ -106,6 +90,19 @@ class FeatureParams:
     def attrs(self) -> dict:
         """Every parameter the stored features depend on, as HDF5 attributes."""
         return {**asdict(self), **FIXED}
+
+    def crop(self, y: np.ndarray) -> np.ndarray:
+        """The part of the decoded signal features are computed from (``features.clip``)."""
+        seconds = CLIPS[self.clip]
+        if seconds is None or len(y) <= seconds * self.sr:
+            return y
+        length = int(seconds * self.sr)
+        start = (len(y) - length) // 2
+        return y[start : start + length]
+
+    def storage_dtype(self, name: str) -> np.dtype:
+        """The dtype feature ``name`` is stored in (mel power is always float32, see DTYPES)."""
+        return np.dtype("float32" if name == "mel" else self.dtype)
 
 
 # ---- features ------------------------------------------------------------------------------------
@@ -252,163 +249,3 @@ def compute_features(y: np.ndarray, params: FeatureParams) -> dict[str, np.ndarr
         name: np.ascontiguousarray(value, dtype=np.float32) for name, value in features.items()
     }
     return {**features, "tuning": tuning}
-
-
-# ---- per-track HDF5 ------------------------------------------------------------------------------
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_track(path: str | os.PathLike, features: dict[str, np.ndarray], attrs: dict) -> None:
-    """Write one track's features and attributes atomically (temp file + rename)."""
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as handle:
-            for name in FEATURES:
-                handle.create_dataset(name, data=features[name].astype(np.float32, copy=False))
-            handle.attrs.update(attrs)
-
-
-def _cached(h5_path: Path, source: Path, expected: dict, bands: dict[str, int]):
-    """(AudioInfo, level_dbfs, frames, source_sha256) of a stored track still valid for ``source``."""
-    if not h5_path.is_file():
-        return None
-    try:
-        with h5py.File(h5_path, "r") as handle:
-            attrs = dict(handle.attrs)
-            frames = int(attrs["frames"])
-            shapes_ok = all(handle[name].shape == (n, frames) for name, n in bands.items())
-    except (OSError, KeyError, ValueError) as error:
-        log.warning("%s is unreadable (%s); recomputing it", h5_path, error)
-        return None
-    if not shapes_ok or any(attrs.get(key) != value for key, value in expected.items()):
-        return None
-    stat = source.stat()
-    if int(attrs["source_size"]) != stat.st_size:
-        return None
-    if int(attrs["source_mtime_ns"]) != stat.st_mtime_ns:
-        try:
-            if str(attrs["source_sha256"]) != sha256_file(source):
-                return None
-        except OSError:  # unreadable now: decoding will report it
-            return None
-    info = AudioInfo(
-        duration_s=float(attrs["duration_s"]),
-        sample_rate=int(attrs["sample_rate"]),
-        channels=int(attrs["channels"]),
-        container=str(attrs["container"]),
-    )
-    return info, float(attrs["level_dbfs"]), frames, str(attrs["source_sha256"])
-
-
-def _content_id(expected_key: str, source_sha256: str) -> str:
-    return hashlib.sha256(f"{expected_key}:{source_sha256}".encode()).hexdigest()[:16]
-
-
-def extract_folder(
-    track_ids: list[int],
-    audio_dir: str | os.PathLike,
-    features_dir: str | os.PathLike,
-    folder: str,
-    params: FeatureParams | dict,
-    validation_params: ValidationParams | dict,
-    validation_out: str | os.PathLike,
-    manifest_out: str | os.PathLike,
-) -> dict:
-    """Validate and extract every track of one audio folder, decoding each at most once.
-
-    Writes the folder's validation table (every track) and manifest (``ok`` tracks). Tracks whose
-    HDF5 is still valid are re-judged from its attributes without decoding; all others (new,
-    changed, previously bad) are decoded, judged and, when ``ok``, extracted. Returns counts:
-    ``decoded``, ``cached`` and one per status.
-    """
-    params = params if isinstance(params, FeatureParams) else FeatureParams.from_config(params)
-    if not isinstance(validation_params, ValidationParams):
-        validation_params = ValidationParams.from_config(validation_params)
-    audio_dir, out_dir = Path(audio_dir), Path(features_dir) / folder
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in out_dir.glob(f"*{TMP_SUFFIX}"):
-        log.info("removing %s, left over by an interrupted run", leftover)
-        leftover.unlink()
-    # The code fingerprint makes an edit to the decoder or the extractor re-extract every track.
-    expected = {**params.attrs(), "code": code_fingerprint(__name__, exclude=("fmagenre.io",))}
-    expected_key = json.dumps(expected, sort_keys=True, default=str)
-    bands = params.bands()
-    counts, rows, manifest = Counter(), [], []
-    start = time.perf_counter()
-    for track_id in tqdm(sorted(track_ids), desc=f"folder {folder}", unit="track", file=sys.stderr):
-        name = f"{int(track_id):06d}"
-        if name[:3] != folder:
-            raise ValueError(
-                f"track {track_id} belongs in folder {name[:3]}, not {folder}; "
-                "fix the track ids passed to extract_folder (rules/data.smk folder_track_ids)"
-            )
-        source, h5_path = audio_dir / folder / f"{name}.mp3", out_dir / f"{name}.h5"
-        cached = _cached(h5_path, source, expected, bands) if source.is_file() else None
-        if cached is not None:
-            info, level, frames, source_sha256 = cached
-            result = judge(info, level, validation_params)
-            counts["cached"] += 1
-        else:
-            result, decoded = validate_clip(source, params.sr, params.mono, validation_params)
-            counts["decoded"] += result.status != "missing"
-            if result.status == "ok":
-                frames, source_sha256 = _extract(decoded, source, h5_path, params, expected)
-        if result.status == "ok":
-            manifest.append(
-                {
-                    "track_id": int(track_id),
-                    "h5": f"{folder}/{name}.h5",
-                    "frames": frames,
-                    "content": _content_id(expected_key, source_sha256),
-                }
-            )
-        else:
-            h5_path.unlink(missing_ok=True)  # features of a now-bad clip must not be packed
-            log.info("%s: %s (%s)", name, result.status, result.reason)
-        counts[result.status] += 1
-        rows.append(result.row(track_id))
-    write_tsv(validation_out, pd.DataFrame(rows, columns=COLUMNS))
-    write_tsv(manifest_out, pd.DataFrame(manifest, columns=MANIFEST_COLUMNS))
-    seconds = time.perf_counter() - start
-    log.info(
-        "folder %s: %d tracks in %.1f s (%.1f tracks/s): %d decoded, %d from cache; %s",
-        folder,
-        len(rows),
-        seconds,
-        len(rows) / seconds if seconds else float("nan"),
-        counts["decoded"],
-        counts["cached"],
-        ", ".join(f"{status} {counts[status]}" for status in STATUSES),
-    )
-    return dict(counts)
-
-
-def _extract(
-    decoded: Decoded, source: Path, h5_path: Path, params: FeatureParams, expected: dict
-) -> int:
-    """Compute and store one ok track's features; return its frame count and source checksum."""
-    stat = source.stat()
-    source_sha256 = sha256_file(source)
-    features = compute_features(decoded.signal, params)
-    frames = features["mel"].shape[1]
-    write_track(
-        h5_path,
-        features,
-        {
-            **expected,
-            "tuning_estimate": features["tuning"],
-            "frames": frames,
-            "source_size": stat.st_size,
-            "source_mtime_ns": stat.st_mtime_ns,
-            "source_sha256": source_sha256,
-            **asdict(decoded.info),
-            "level_dbfs": decoded.level_dbfs,
-        },
-    )
-    return frames, source_sha256

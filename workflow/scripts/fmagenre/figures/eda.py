@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from tqdm import tqdm
 
 from fmagenre.data.validate import STATUSES
+from fmagenre.features.manifest import read_manifests, with_features
 from fmagenre.figures.common import plt, save_figure
 from fmagenre.io import read_tsv
 
@@ -182,11 +183,7 @@ def genre_mean_mel(tracks: pd.DataFrame, manifest: pd.DataFrame, features_dir, f
     Returns ``(means, info)``: genre -> [n_mels, frames] float64 (NaN where no track reaches), and the
     feature parameters (``sr``, ``hop_length``, ``n_mels``, ``fmin``, ``frames``, ``tracks`` per genre).
     """
-    rows = tracks.merge(manifest[["track_id", "h5", "frames"]], on="track_id", how="left")
-    missing = rows.loc[rows["h5"].isna(), "track_id"].tolist()
-    if missing:
-        raise ValueError(f"{len(missing)} track(s) have no features in the manifests (first: {missing[:5]}); "
-                         "rerun the feature extraction (rule extract_folder) for their folders")
+    rows = with_features(tracks, manifest, "the mel figures")
     frames = int(frames or rows["frames"].median())
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, np.ndarray] = {}
@@ -286,8 +283,7 @@ def mel_figures(splits_tsv, manifest_tsvs, features_dir, baseline: str | None, o
     training = tracks.loc[tracks["split"] == "training", ["track_id", "genre_top"]]
     if training.empty:
         raise ValueError(f"{splits_tsv}: no track in the training split; the mel figures need some")
-    manifest = pd.concat([read_tsv(path) for path in manifest_tsvs], ignore_index=True)
-    means, info = genre_mean_mel(training, manifest, features_dir)
+    means, info = genre_mean_mel(training, read_manifests(manifest_tsvs), features_dir)
     baseline = choose_baseline(baseline, info["tracks"])
     differences = mel_differences(means, baseline)
     log.info("mean mel of %d genres over %d frames", len(means), info["frames"])

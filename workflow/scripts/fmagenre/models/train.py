@@ -6,62 +6,39 @@ epoch) and predict a track by the mean log-probability of its consecutive window
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
-import os
+import math
 import random
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from fmagenre.data.loader import make_split
 from fmagenre.data.metadata import SPLITS
+from fmagenre.data.pack import read_packs
+from fmagenre.device import resolve_device
 from fmagenre.io import atomic_path, read_tsv, write_json, write_tsv
-from fmagenre.models.checkpoint import STD_FLOOR, aggregate, save_checkpoint, segments
+from fmagenre.models.checkpoint import aggregate, save_checkpoint, segments
 from fmagenre.models.metrics import classification_metrics, majority_vote, multilabel_metrics
 from fmagenre.models.zoo import build_model
 
 log = logging.getLogger("fmagenre.models")
 
-PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
 REQUIRED = (
     "arch", "features", "optimizer", "lr", "lr_decay", "lr_schedule", "momentum", "weight_decay",
     "epochs", "batch_size", "patience", "dropout", "segment_seconds", "multilabel", "seed", "device",
 )  # fmt: skip
 RESUME_NAME = "resume.pt"
 EVAL_BATCH = 256
-# A split stays in GPU memory when it takes at most this fraction of the free memory; else batches
-# are gathered on the CPU and copied (fma_large mel does not fit, fma_small does).
-DEVICE_DATA_FRACTION = 0.5
 
 
 # ---- data ------------------------------------------------------------------------------------------
-
-
-def load_pack(path: str | os.PathLike) -> dict:
-    """Read one packed split (docs/ARCHITECTURE.md) into numpy arrays plus parsed attributes."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: packed dataset missing. Fix: run the pack_dataset rule.")
-    with h5py.File(path, "r") as handle:
-        missing = {"x", "y", "y_multi", "mean", "std"} - set(handle)
-        if missing:
-            raise ValueError(
-                f"{path}: packed dataset lacks {sorted(missing)}. Fix: rerun pack_dataset."
-            )
-        attrs = dict(handle.attrs)
-        pack = {key: handle[key][()] for key in ("x", "y", "y_multi", "track_id", "mean", "std")}
-    pack["genres"] = json.loads(attrs["genres"])
-    pack["bands"] = json.loads(attrs["bands"])
-    pack["feature_set"] = str(attrs["feature_set"])
-    pack["params"] = {key: int(attrs[key]) for key in PARAM_ATTRS}
-    return pack
 
 
 def check_spec(spec: dict) -> None:
@@ -88,16 +65,6 @@ def segment_frames(spec: dict, pack: dict) -> int:
     return count
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            "training.device is 'cuda' but no CUDA device is visible. Fix: use 'auto' or 'cpu'."
-        )
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
 def seed_everything(seed: int, device: torch.device, threads: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -107,41 +74,6 @@ def seed_everything(seed: int, device: torch.device, threads: int) -> None:
     torch.use_deterministic_algorithms(device.type == "cpu")
     # Deterministic mode would also NaN-fill every new tensor (a debugging aid): a third of the run time.
     torch.utils.deterministic.fill_uninitialized_memory = False
-
-
-def storage_device(nbytes: int, device: torch.device) -> torch.device:
-    """Where a split's arrays live: on the compute device when they fit, else on the CPU."""
-    if device.type != "cuda":
-        return device
-    free, _ = torch.cuda.mem_get_info(device)
-    if nbytes <= DEVICE_DATA_FRACTION * free:
-        return device
-    log.info(
-        "%.1f GB of data exceed half the free GPU memory: batches are copied from the CPU",
-        nbytes / 1e9,
-    )
-    return torch.device("cpu")
-
-
-class Split:
-    """One split: normalised x [N, C, T], labels, multi-hot targets on its storage device;
-    ``device`` is where the model computes."""
-
-    def __init__(self, pack: dict, mean: np.ndarray, std: np.ndarray, device: torch.device):
-        self.device = device
-        storage = storage_device(pack["x"].nbytes, device)
-        x = torch.from_numpy(pack["x"]).to(storage)
-        m = torch.from_numpy(mean).to(storage)[:, None]
-        s = torch.from_numpy(std).to(storage).clamp_min(STD_FLOOR)[:, None]
-        self.x = (x - m) / s
-        self.y = torch.from_numpy(pack["y"].astype(np.int64)).to(storage)
-        self.y_multi = torch.from_numpy(pack["y_multi"].astype(np.float32)).to(storage)
-
-    def subset(self, index: torch.Tensor) -> "Split":
-        part = copy.copy(self)
-        index = index.to(self.x.device)
-        part.x, part.y, part.y_multi = self.x[index], self.y[index], self.y_multi[index]
-        return part
 
 
 # ---- the training loop -------------------------------------------------------------------------------
@@ -156,17 +88,18 @@ def predict(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(track logits [N, G], segment logits [N, S, G]) in eval mode, float32, on the split's storage."""
     model.eval()
-    windows = segments(split.x, frames)
-    n, count = windows.shape[:2]
-    flat = windows.reshape(n * count, *windows.shape[2:])
-    with torch.no_grad(), _autocast(split.device):
-        out = torch.cat(
-            [
-                model(flat[i : i + EVAL_BATCH].to(split.device)).float().to(split.x.device)
+    count = split.shape[2] // frames
+    # Streamed chunks hold whole eval batches, so both paths batch the windows alike.
+    outs = []
+    for x in split.chunks(EVAL_BATCH // math.gcd(EVAL_BATCH, count)):
+        windows = segments(x, frames)
+        flat = windows.reshape(-1, *windows.shape[2:])
+        with torch.no_grad(), _autocast(split.device):
+            outs.extend(
+                model(flat[i : i + EVAL_BATCH].to(split.device)).float().to(split.storage)
                 for i in range(0, len(flat), EVAL_BATCH)
-            ]
-        )
-    seg = out.reshape(n, count, -1)
+            )
+    seg = torch.cat(outs).reshape(split.shape[0], count, -1)
     return aggregate(seg, multilabel), seg
 
 
@@ -249,10 +182,10 @@ def fit(
     epochs without improvement. With ``resume_path`` the full state is written after every epoch and
     a rerun continues from it (the per-epoch shuffle is seeded by (seed, epoch), RNG states are saved).
     """
-    device, storage = train.device, train.x.device
+    device, storage = train.device, train.storage
     multilabel = bool(spec["multilabel"])
     optimizer = _optimizer(model, spec)
-    n, _, total = train.x.shape
+    n, _, total = train.shape
     count = total // frames
     batches = -(-n * count // spec["batch_size"])
     state = {
@@ -290,13 +223,17 @@ def fit(
         order = torch.randperm(n * count, generator=generator).to(storage)
         model.train()
         loss_sum, correct = 0.0, 0
-        for step, start in enumerate(range(0, len(order), spec["batch_size"])):
-            batch = order[start : start + spec["batch_size"]]
+        size = spec["batch_size"]
+        steps = [order[start : start + size] for start in range(0, len(order), size)]
+        # (track, first frame) of every window of every batch; a streamed split reads ahead.
+        where = ((b // count, offsets[b // count] + (b % count) * frames) for b in steps)
+        bar = tqdm(zip(steps, train.batches(where, within)), total=len(steps),
+                   desc=f"epoch {epoch + 1}", unit="batch", leave=False, mininterval=30)  # fmt: skip
+        for step, (batch, xb) in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(spec, epoch, epoch * batches + step)
             track = batch // count
-            first = offsets[track] + (batch % count) * frames
-            xb = train.x[track[:, None], :, first[:, None] + within].transpose(1, 2).to(device)
+            xb = xb.to(device)
             target = (train.y_multi if multilabel else train.y)[track].to(device)
             with _autocast(device):
                 out = model(xb)
@@ -349,12 +286,14 @@ def fit(
 # ---- rule entry points -----------------------------------------------------------------------------
 
 
-def _prepare(spec: dict, threads: int, training_path) -> tuple[torch.device, dict]:
+def _prepare(spec: dict, threads: int, datasets: dict) -> tuple[torch.device, dict]:
+    """The device, and the packs: in memory when they fit ``memory_budget_mb``, else streamed."""
     check_spec(spec)
     device = resolve_device(spec["device"])
     threads = spec.get("num_threads") or threads
     seed_everything(int(spec["seed"]), device, threads)
-    return device, load_pack(training_path)
+    required = ("x", "y", "y_multi", "mean", "std")
+    return device, read_packs(datasets, spec.get("memory_budget_mb"), required)
 
 
 def _check_compatible(name: str, reference: dict, other: dict, path) -> None:
@@ -369,15 +308,14 @@ def train_model(datasets: dict, spec: dict, outputs: dict, threads: int = 1) -> 
     """Train one configured model and write checkpoint, history, metrics and the two figures."""
     from fmagenre.figures.models import plot_confusion, plot_curves
 
-    device, train_pack = _prepare(spec, threads, datasets["training"])
-    packs = {"training": train_pack}
+    device, packs = _prepare(spec, threads, {split: datasets[split] for split in SPLITS})
+    train_pack = packs["training"]
     for split in ("validation", "test"):
-        packs[split] = load_pack(datasets[split])
         _check_compatible(spec["name"], train_pack, packs[split], datasets[split])
     genres = train_pack["genres"]
     frames = segment_frames(spec, train_pack)
     mean, std = train_pack["mean"], train_pack["std"]
-    data = {split: Split(pack, mean, std, device) for split, pack in packs.items()}
+    data = {split: make_split(pack, mean, std, device) for split, pack in packs.items()}
     _, channels, total = train_pack["x"].shape
     model = build_model(spec, channels, frames, len(genres)).to(device)
     multilabel = bool(spec["multilabel"])
@@ -461,11 +399,12 @@ def overfit_check(training: str, spec: dict, output: str, threads: int = 1) -> d
         "epochs": spec["overfit_epochs"],
         "patience": spec["overfit_epochs"],
     }
-    device, pack = _prepare(spec, threads, training)
+    device, packs = _prepare(spec, threads, {"training": training})
+    pack = packs["training"]
     generator = torch.Generator().manual_seed(int(spec["seed"]))
     n = len(pack["y"])
     index = torch.randperm(n, generator=generator)[: min(spec["overfit_samples"], n)].sort().values
-    data = Split(pack, pack["mean"], pack["std"], device).subset(index)
+    data = make_split(pack, pack["mean"], pack["std"], device).subset(index)
     frames = segment_frames(spec, pack)
     model = build_model(spec, pack["x"].shape[1], frames, len(pack["genres"])).to(device)
     multilabel = bool(spec["multilabel"])

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fmagenre.data.pack import PARAM_ATTRS, fit_frames
+from fmagenre.data.pack import PARAM_ATTRS, fit_frames, iter_chunks, read_packs
 from fmagenre.io import atomic_path, genre_slug, read_tsv
-from fmagenre.optimise.scores import logit_column, model_logits, read_packs
+from fmagenre.optimise.scores import logit_column, model_logits
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,11 @@ class MaximiseResult:
     target: int
 
 
-def feature_range(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-band min and max over all training tracks and frames of ``x_train`` [N, C, T], [C] each."""
-    return x_train.min(axis=(0, 2)), x_train.max(axis=(0, 2))
+def feature_range(x_train) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band min and max over all training tracks and frames of ``x_train`` [N, C, T], [C] each
+    (in memory or a streamed ``PackArray``, read in chunks)."""
+    parts = [(x.min(axis=(0, 2)), x.max(axis=(0, 2))) for _, x in iter_chunks(x_train, 256)]
+    return np.min([lo for lo, _ in parts], axis=0), np.max([hi for _, hi in parts], axis=0)
 
 
 def jitter(z: torch.Tensor, shifts: list[int]) -> torch.Tensor:

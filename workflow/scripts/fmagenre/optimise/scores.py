@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import h5py
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm
 
+from fmagenre.data.pack import iter_chunks, read_packs
 from fmagenre.io import genre_slug, read_tsv, write_tsv
 from fmagenre.optimise.spectra import track_summaries
 
@@ -36,20 +39,6 @@ DRIFT_COLUMNS = {"bright": "spectral_centroid_hz", "tempo": "tempo_bpm"}
 SCORE_BATCH = 256
 
 
-def read_packs(datasets: dict[str, str]) -> dict[str, dict[str, np.ndarray]]:
-    """``x`` (feature units), ``track_id`` and ``year`` of each split's pack, plus the pack attributes."""
-    packs = {}
-    for split, path in datasets.items():
-        with h5py.File(path, "r") as handle:
-            packs[split] = {
-                "x": handle["x"][()],
-                "track_id": handle["track_id"][()],
-                "year": handle["year"][()],
-                "attrs": dict(handle.attrs),
-            }
-    return packs
-
-
 def logit_column(slug: str) -> str:
     """Column of ``track_scores.tsv`` holding the logits of the genre with file-name slug ``slug``."""
     return f"logit_{slug}"
@@ -60,10 +49,12 @@ def model_logits(model, info, x: np.ndarray) -> np.ndarray:
     from fmagenre.models import track_logits
 
     parts = []
-    with torch.no_grad():
+    progress = tqdm(total=len(x), desc="score", unit="track", file=sys.stderr, mininterval=10)
+    with torch.no_grad(), progress:
         for start in range(0, len(x), SCORE_BATCH):
             logits = track_logits(model, info, torch.as_tensor(x[start : start + SCORE_BATCH]))
             parts.append(logits.cpu().numpy().astype(np.float64))
+            progress.update(len(logits))
     return np.concatenate(parts) if parts else np.zeros((0, len(info["genres"])))
 
 
@@ -253,7 +244,8 @@ def evolution_table(
     profiles, summaries, ids = [], [], []
     for split, pack in packs.items():
         # the time average commutes with the per-band affine normalisation
-        profiles.append(normalise(torch.as_tensor(pack["x"].mean(axis=2, keepdims=True)), info)[..., 0].numpy())
+        means = np.concatenate([x.mean(axis=2, keepdims=True) for _, x in iter_chunks(pack["x"], SCORE_BATCH)])
+        profiles.append(normalise(torch.as_tensor(means), info)[..., 0].numpy())
         summaries.append(track_summaries(pack["x"], bands, int(attrs["n_mels"]), int(attrs["sr"]),
                                          int(attrs["hop_length"])))
         ids.append(pd.DataFrame({"track_id": pack["track_id"], "split": split}))
