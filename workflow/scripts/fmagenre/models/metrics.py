@@ -146,8 +146,8 @@ def classification_metrics(
         **metrics,
         "majority_baseline_accuracy": float((y_true == majority).mean()),
         "interval_confidence": CONFIDENCE,
-        "n_test": int(len(y_true)),
-        "n_test_artists": int(len(np.unique(clusters))),
+        "n_test": len(y_true),
+        "n_test_artists": len(np.unique(clusters)),
         "log_loss": float(-log_probs[np.arange(len(y_true)), y_true].mean()),
         "per_genre_accuracy": {
             genre: (float(recall[g]) if present[g] else None) for g, genre in enumerate(genres)
@@ -214,7 +214,7 @@ def multilabel_metrics(y_multi: np.ndarray, logits: np.ndarray, genres: list[str
         "multilabel_roc_auc": float(np.mean([v for v in auc.values() if v is not None])),
         "per_genre_average_precision": precision,
         "per_genre_roc_auc": auc,
-        "n_multilabel_test": int(len(truth)),
+        "n_multilabel_test": len(truth),
         "n_multi_root_test": int(multi_root.sum()),
         # The tracks without a genre_top, that only a multi-label model can be scored on.
         "exact_set_accuracy_multi_root": (
