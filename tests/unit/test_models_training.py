@@ -97,6 +97,17 @@ def test_multilabel_training_reports_multilabel_metrics(packs, tmp_path):
     assert METRIC_KEYS <= set(metrics)
 
 
+def test_tracks_without_genre_top_train_only_the_multilabel_model(tmp_path):
+    packs = write_packs(tmp_path / "packs", unlabelled=4)
+    single = train_model(packs, spec(epochs=1), outputs(tmp_path / "single"))
+    assert single["n_test"] == 12 and sum(single["predicted_class_histogram"].values()) == 12
+    multi = train_model(packs, spec(multilabel=True, epochs=1), outputs(tmp_path / "multi"))
+    assert multi["n_test"] == 12 and multi["n_multilabel_test"] == 16
+    # The four label -1 tracks have two genres each (and some labelled ones too).
+    assert multi["n_multi_root_test"] >= 4 and multi["exact_set_accuracy_multi_root"] is not None
+    assert set(multi["per_genre_average_precision"]) == set(multi["genres"])
+
+
 RUNNER = """
 import json, sys
 sys.path.insert(0, {scripts!r})
