@@ -18,7 +18,8 @@ import torch
 from fmagenre.figures.models import training_figures
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.report import summarise
-from fmagenre.models.train import load_pack, overfit_check, train_model
+from fmagenre.models.data import load_pack
+from fmagenre.models.train import overfit_check, train_model
 
 from models_helpers import outputs, spec, write_packs
 
