@@ -107,3 +107,14 @@ def test_grouped_split_is_seeded():
     artist = pd.Series(np.arange(100) // 2)
     assert grouped_split(genre, artist, 4).equals(grouped_split(genre, artist, 4))
     assert not grouped_split(genre, artist, 4).equals(grouped_split(genre, artist, 5))
+
+
+def test_multi_root_tracks_get_a_drawn_split_with_their_artist():
+    table, report = _table(n_per_genre=40, official=False)
+    # Tracks 1-8 lose their genre_top (two roots); artists keep one split with their other tracks.
+    table.loc[:7, ["genre_top", "genres_all_top"]] = ["", "Folk|Pop"]
+    tracks, genres = make_splits(table, report, seed=3)
+    multi = tracks[tracks["label"] == -1]
+    assert len(multi) == 8 and multi["split"].isin(["training", "validation", "test"]).all()
+    assert (tracks.groupby("artist_id")["split"].nunique() == 1).all()
+    assert genres.set_index("genre").loc["Folk", ["n_training", "n_validation", "n_test"]].sum() == 32
