@@ -20,5 +20,5 @@ training_figures(
     snakemake.output.history,
     snakemake.output.metrics,
     {key: snakemake.output[key] for key in ("curves", "confusion")},
-    snakemake.params.spec["name"],
+    "{name} (seed {seed})".format(**snakemake.params.spec),
 )
