@@ -12,6 +12,7 @@ from fmagenre.data.metadata import SPLITS
 from fmagenre.data.pack import FEATURE_SETS
 from fmagenre.fingerprint import script_fingerprint
 from fmagenre.io import read_tsv
+from fmagenre.models.report import replicate_dir, replicate_seed
 
 try:
     validate_config(config)
@@ -35,6 +36,7 @@ wildcard_constraints:
     feature_set="|".join(re.escape(name) for name in FEATURE_SETS),
     split="|".join(SPLITS),
     model="|".join(re.escape(name) for name in MODELS) or "__none__",
+    replicate=r"[1-9][0-9]*",
     genre=r"[A-Za-z0-9_-]+",
 
 
@@ -97,13 +99,30 @@ def genre_slugs():
 # ---- models ---------------------------------------------------------------------------------------
 
 
-def model_spec(name):
-    """The model's config entry with the training defaults filled in (passed as a param)."""
-    return {**config["training"], **config["models"][name], "name": name}
+def model_spec(name, replicate=0):
+    """The model's config entry with the training defaults filled in (passed as a param), for one
+    seed replicate: seed + replicate. Without the replicate count, so that raising it leaves the
+    existing runs as they are."""
+    spec = {**config["training"], **config["models"][name], "name": name}
+    del spec["replicates"]
+    return {**spec, "seed": replicate_seed(spec["seed"], replicate)}
 
 
 def model_params(wildcards):
-    return model_spec(wildcards.model)
+    return model_spec(wildcards.model, int(wildcards.get("replicate", 0)))
+
+
+def replicate_count(name):
+    return {**config["training"], **config["models"][name]}["replicates"]
+
+
+def model_run_dirs():
+    """Every training run's folder: results/models/{name}/ and .../replicates/{k}/ for k >= 1."""
+    return [
+        replicate_dir("results/models", name, k)
+        for name in MODELS
+        for k in range(replicate_count(name))
+    ]
 
 
 def model_datasets(wildcards):
@@ -199,7 +218,13 @@ def model_targets():
         "confusion.png",
         "overfit.json",
     ]
-    return expand("results/models/{model}/{file}", model=MODELS, file=per_model) + [
+    replicates = [
+        f"{folder}/{file}"
+        for folder in model_run_dirs()
+        if "/replicates/" in folder
+        for file in per_model[:-1]
+    ]
+    return expand("results/models/{model}/{file}", model=MODELS, file=per_model) + replicates + [
         "results/models/summary.tsv",
         f"results/figures/models/comparison.{FIG_EXT}",
     ]

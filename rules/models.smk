@@ -1,9 +1,11 @@
-# Models stage: train each configured model, check it can overfit, summarise and compare all models.
+# Models stage: train each configured model and its seed replicates, check it can overfit,
+# summarise and compare all models.
 
 
 rule train_model:
     input:
         unpack(model_datasets),
+        tracks="results/splits/tracks.tsv",
     output:
         checkpoint="results/models/{model}/checkpoint.pt",
         history="results/models/{model}/history.csv",
@@ -41,6 +43,20 @@ rule train_model:
         "../workflow/scripts/train_model.py"
 
 
+# Seed replicate k >= 1 of a model (seed + k, see model_params): the same job into its own folder.
+use rule train_model as train_replicate with:
+    output:
+        checkpoint="results/models/{model}/replicates/{replicate}/checkpoint.pt",
+        history="results/models/{model}/replicates/{replicate}/history.csv",
+        metrics="results/models/{model}/replicates/{replicate}/metrics.json",
+        curves="results/models/{model}/replicates/{replicate}/curves.png",
+        confusion="results/models/{model}/replicates/{replicate}/confusion.png",
+    log:
+        "logs/train_model/{model}/replicates/{replicate}.log",
+    benchmark:
+        "benchmarks/train_model/{model}/replicates/{replicate}.tsv"
+
+
 rule overfit_check:
     input:
         unpack(model_datasets),
@@ -69,7 +85,7 @@ rule overfit_check:
 
 rule model_summary:
     input:
-        metrics=expand("results/models/{model}/metrics.json", model=MODELS),
+        metrics=[f"{folder}/metrics.json" for folder in model_run_dirs()],
         overfit=expand("results/models/{model}/overfit.json", model=MODELS),
     output:
         summary=report(

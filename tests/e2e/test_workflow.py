@@ -13,6 +13,8 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+import yaml
 
 from runner import ROOT, SNAKEMAKE, TINY_CONFIG, snakemake
 
@@ -225,3 +227,35 @@ def test_editing_an_imported_module_schedules_exactly_the_rules_that_reach_it(wo
     assert result.returncode == 0, result.stderr[-4000:]
     counts = _job_counts(result.stdout + result.stderr)
     assert set(counts) - {"all"} == reaching, (counts, reaching)
+def test_seed_replicates_layout_and_summary(workflow_run):
+    """Replicate 0 in results/models/{name}/, replicate k >= 1 (seed + k) in .../replicates/{k}/."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    tiny = yaml.safe_load(TINY_CONFIG.read_text())
+    counts = {
+        name: spec.get("replicates", config["models"].get(name, {}).get("replicates", 1))
+        for name, spec in tiny["models"].items()
+    }
+    assert counts["li2010"] == 2 and counts["paper_final"] == 3
+    models = workflow_run / "results/models"
+    summary = pd.read_csv(models / "summary.tsv", sep="\t")
+    for name, count in counts.items():
+        for k in range(count):
+            folder = models / name if k == 0 else models / name / "replicates" / str(k)
+            for file in ("checkpoint.pt", "history.csv", "metrics.json", "curves.png", "confusion.png"):
+                assert (folder / file).is_file(), folder / file
+            assert json.loads((folder / "metrics.json").read_text())["seed"] == tiny["training"]["seed"] + k
+        assert not (models / name / "replicates" / str(max(count, 1))).exists()
+        rows = summary[summary["model"] == name]
+        assert list(rows["replicate"]) == list(range(count)) and (rows["replicates"] == count).all()
+        assert rows["test_accuracy_mean"].iloc[0] == pytest.approx(rows["test_accuracy"].mean())
+        if count > 1:
+            assert rows["test_accuracy_sd"].iloc[0] == pytest.approx(rows["test_accuracy"].std())
+        assert (rows["test_accuracy_ci_low"] <= rows["test_accuracy"]).all()
+        assert (rows["test_accuracy"] <= rows["test_accuracy_ci_high"]).all()
+    # Replicates differ only by their seed: weights differ, shapes do not.
+    first = torch.load(models / "li2010/checkpoint.pt", weights_only=True)
+    second = torch.load(models / "li2010/replicates/1/checkpoint.pt", weights_only=True)
+    assert second["spec"] == {**first["spec"], "seed": first["spec"]["seed"] + 1}
+    assert any(not torch.equal(v, second["state_dict"][k]) for k, v in first["state_dict"].items())
+    multi = json.loads((models / "vgg_mel_multilabel/metrics.json").read_text())
+    assert multi["n_multilabel_test"] >= multi["n_test"] and "per_genre_average_precision" in multi

@@ -20,8 +20,13 @@ SIZES = {"training": 48, "validation": 16, "test": 16}
 PARAMS = {"sr": 22050, "hop_length": 512, "n_fft": 2048, "n_mels": 32, "n_mfcc": 20}
 
 
-def write_packs(folder: Path, feature_set: str = "mfcc", frames: int = 300, seed: int = 0) -> dict:
-    """Write training/validation/test packs whose genres differ by a band pattern (learnable)."""
+def write_packs(
+    folder: Path, feature_set: str = "mfcc", frames: int = 300, seed: int = 0, unlabelled: int = 0
+) -> dict:
+    """Write training/validation/test packs whose genres differ by a band pattern (learnable).
+
+    The last ``unlabelled`` tracks of each split have two root genres and no genre_top (label -1).
+    """
     rng = np.random.default_rng(seed)
     bands = BANDS[feature_set]
     channels = sum(n for _, n in bands)
@@ -33,6 +38,9 @@ def write_packs(folder: Path, feature_set: str = "mfcc", frames: int = 300, seed
         y_multi = np.zeros((n, len(GENRES)), dtype=np.uint8)
         y_multi[np.arange(n), y] = 1
         y_multi[np.arange(n), (y + 1) % len(GENRES)] = np.arange(n) % 3 == 0
+        if unlabelled:
+            y_multi[n - unlabelled :, (y[n - unlabelled :] + 1) % len(GENRES)] = 1
+            y = np.where(np.arange(n) < n - unlabelled, y, -1)
         data[split] = (x.astype(np.float32), y, y_multi)
     mean = data["training"][0].mean(axis=(0, 2)).astype(np.float32)
     std = data["training"][0].std(axis=(0, 2)).astype(np.float32)

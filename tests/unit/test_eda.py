@@ -120,6 +120,7 @@ def test_difference_panels_share_one_symmetric_scale(tmp_path, saved):
 def test_mel_figures_from_files(tmp_path, saved):
     tracks, manifest = _mel_inputs(tmp_path, [("Electronic", 10), ("Rock", 10), ("Pop", 10), ("Pop", 10)])
     tracks["split"] = ["training", "training", "training", "test"]
+    tracks["label"] = [0, 2, 1, 1]
     write_tsv(tmp_path / "splits.tsv", tracks)
     write_tsv(tmp_path / "000" / "manifest.tsv", manifest)
     outputs = {"mean_mel": tmp_path / "mean_mel.svg", "mel_difference": tmp_path / "mel_difference.pdf"}

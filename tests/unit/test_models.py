@@ -127,16 +127,22 @@ def test_multilabel_metrics_on_a_known_case():
     logits = np.array(
         [[2.0, -1.0, 3.0], [-2.0, 1.0, 1.0], [1.0, -1.0, -1.0]]
     )  # pred: 101, 011, 100
-    metrics = multilabel_metrics(truth, logits)
+    metrics = multilabel_metrics(truth, logits, ["a", "b", "c"])
     # tp 4 (a:2, b:1, c:1), fp 1 (c), fn 1 (b): micro F1 = 8/10
     assert metrics["multilabel_micro_f1"] == pytest.approx(0.8)
     # per genre F1: a 1.0, b 2/3, c 2/3
     assert metrics["multilabel_macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
-    assert metrics["subset_accuracy"] == pytest.approx(1 / 3)
+    assert metrics["exact_set_accuracy"] == pytest.approx(1 / 3)
     assert metrics["hamming_loss"] == pytest.approx(2 / 9)
     # Average precision: a 1 (positives ranked first); b 5/6 (rows 0 and 2 tie at -1: one threshold,
     # precision 2/3 there); c 1.
     assert metrics["multilabel_map"] == pytest.approx((1 + 5 / 6 + 1) / 3)
+    assert metrics["per_genre_average_precision"]["b"] == pytest.approx(5 / 6)
+    # ROC-AUC: b's positives score 1 and -1 against a negative at -1: (1 + 0.5) / 2.
+    assert metrics["per_genre_roc_auc"] == pytest.approx({"a": 1.0, "b": 0.75, "c": 1.0})
+    assert metrics["multilabel_roc_auc"] == pytest.approx(2.75 / 3)
+    # Two tracks have two genres; the first is predicted exactly, the second is not.
+    assert metrics["n_multi_root_test"] == 2 and metrics["exact_set_accuracy_multi_root"] == 0.5
 
 
 def test_checkpoint_round_trip_with_weights_only(tmp_path):

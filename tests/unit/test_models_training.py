@@ -15,16 +15,18 @@ import pandas as pd
 import pytest
 import torch
 
+from fmagenre.figures.models import training_figures
 from fmagenre.models import load_model, track_logits
 from fmagenre.data.pack import read_pack
-from fmagenre.models.train import overfit_check, summarise, train_model
+from fmagenre.models.report import summarise
+from fmagenre.models.train import overfit_check, train_model
 
 from models_helpers import outputs, spec, write_packs
 
 ROOT = Path(__file__).resolve().parents[2]
 METRIC_KEYS = {
-    "test_accuracy", "val_accuracy", "balanced_accuracy", "macro_f1", "log_loss", "majority_baseline_accuracy",
-    "per_genre_accuracy", "confusion_matrix", "genres", "predicted_class_histogram", "collapsed",
+    "test_accuracy", "test_accuracy_ci", "val_accuracy_chosen_epoch", "chosen_epoch", "balanced_accuracy",
+    "balanced_accuracy_ci", "macro_f1", "macro_f1_ci", "log_loss", "majority_baseline_accuracy", "per_genre_accuracy", "confusion_matrix", "genres", "predicted_class_histogram", "collapsed",
 }  # fmt: skip
 
 
@@ -59,6 +61,14 @@ def test_same_seed_gives_identical_metrics_and_weights(packs, tmp_path):
         "val_accuracy",
     ]
     assert not (tmp_path / "a" / "resume.pt").exists()
+    # The reported validation accuracy is the one of the epoch early stopping kept.
+    chosen = history.iloc[first["chosen_epoch"] - 1]
+    assert first["val_accuracy_chosen_epoch"] == chosen["val_accuracy"]
+    assert chosen["val_accuracy"] == history["val_accuracy"].max()
+    low, high = first["test_accuracy_ci"]
+    assert low < first["test_accuracy"] < high or high == 1.0
+    files = outputs(tmp_path / "a")
+    training_figures(files["history"], files["metrics"], files, "m")
     assert (tmp_path / "a" / "curves.png").stat().st_size > 0
     different = train_model(packs, {**model_spec, "seed": 1}, outputs(tmp_path / "c"))
     assert different["log_loss"] != first["log_loss"]
@@ -83,9 +93,20 @@ def test_checkpoint_predicts_like_the_metrics(packs, tmp_path):
 
 def test_multilabel_training_reports_multilabel_metrics(packs, tmp_path):
     metrics = train_model(packs, spec(multilabel=True, epochs=2), outputs(tmp_path))
-    for key in ("multilabel_micro_f1", "multilabel_macro_f1", "subset_accuracy", "hamming_loss"):
+    for key in ("multilabel_micro_f1", "multilabel_macro_f1", "exact_set_accuracy", "hamming_loss"):
         assert 0.0 <= metrics[key] <= 1.0
     assert METRIC_KEYS <= set(metrics)
+
+
+def test_tracks_without_genre_top_train_only_the_multilabel_model(tmp_path):
+    packs = write_packs(tmp_path / "packs", unlabelled=4)
+    single = train_model(packs, spec(epochs=1), outputs(tmp_path / "single"))
+    assert single["n_test"] == 12 and sum(single["predicted_class_histogram"].values()) == 12
+    multi = train_model(packs, spec(multilabel=True, epochs=1), outputs(tmp_path / "multi"))
+    assert multi["n_test"] == 12 and multi["n_multilabel_test"] == 16
+    # The four label -1 tracks have two genres each (and some labelled ones too).
+    assert multi["n_multi_root_test"] >= 4 and multi["exact_set_accuracy_multi_root"] is not None
+    assert set(multi["per_genre_average_precision"]) == set(multi["genres"])
 
 
 RUNNER = """
@@ -156,7 +177,9 @@ def test_overfit_check_and_summary(packs, tmp_path):
     frame = summarise([str(tmp_path / "m" / "metrics.json")], [str(tmp_path / "m" / "overfit.json")],
                       {"m": model_spec}, str(tmp_path / "summary.tsv"))  # fmt: skip
     assert list(frame["model"]) == ["m"] and bool(frame["overfit_reached"].iloc[0]) is True
-    assert (tmp_path / "summary.tsv").read_text().startswith("model\tarch\tfeatures\ttest_accuracy")
+    assert (tmp_path / "summary.tsv").read_text().startswith(
+        "model\treplicate\tseed\tarch\tfeatures\ttest_accuracy\ttest_accuracy_ci_low"
+    )
 
 
 @pytest.mark.parametrize(

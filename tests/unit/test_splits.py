@@ -27,11 +27,17 @@ def _table(n_per_genre=20, genres=("Folk", "Pop", "Rock"), official=True):
 def test_only_validated_labelled_tracks_and_labels_sorted():
     table, report = _table()
     report.loc[0, "status"] = "short"
-    table.loc[1, "genre_top"] = ""
+    table.loc[1, ["genre_top", "genres_all_top"]] = ["", "Folk|Rock"]  # two roots: multi-label only
+    table.loc[2, ["genre_top", "genres_all_top"]] = ["", "Jazz"]  # no label genre: left out
     table.loc[3, "year"] = np.nan  # as read_tsv gives an empty year
     tracks, genres = make_splits(table, report)
     assert tracks["year"].dtype == "Int64" and tracks["year"].isna().sum() == 1
-    assert 1 not in set(tracks["track_id"]) and 2 not in set(tracks["track_id"])
+    assert 1 not in set(tracks["track_id"]) and 3 not in set(tracks["track_id"])
+    multi = tracks.set_index("track_id").loc[2]
+    assert multi["label"] == -1 and multi["genre_top"] == "" and multi["genres_all"] == "Folk|Rock"
+    counted = genres[["n_training", "n_validation", "n_test"]].to_numpy().sum()
+    assert counted == (tracks["label"] >= 0).sum() == len(tracks) - 1  # genre counts: labelled only
+    tracks = tracks[tracks["label"] >= 0]
     assert list(genres["genre"]) == ["Folk", "Pop", "Rock"] and list(genres["label"]) == [0, 1, 2]
     assert (tracks["label"] == tracks["genre_top"].map({"Folk": 0, "Pop": 1, "Rock": 2})).all()
     assert list(tracks.columns) == ["track_id", "split", "genre_top", "label", "year", "genres_all",
@@ -104,3 +110,14 @@ def test_grouped_split_is_seeded():
     artist = pd.Series(np.arange(100) // 2)
     assert grouped_split(genre, artist, 4).equals(grouped_split(genre, artist, 4))
     assert not grouped_split(genre, artist, 4).equals(grouped_split(genre, artist, 5))
+
+
+def test_multi_root_tracks_get_a_drawn_split_with_their_artist():
+    table, report = _table(n_per_genre=40, official=False)
+    # Tracks 1-8 lose their genre_top (two roots); artists keep one split with their other tracks.
+    table.loc[:7, ["genre_top", "genres_all_top"]] = ["", "Folk|Pop"]
+    tracks, genres = make_splits(table, report, seed=3)
+    multi = tracks[tracks["label"] == -1]
+    assert len(multi) == 8 and multi["split"].isin(["training", "validation", "test"]).all()
+    assert (tracks.groupby("artist_id")["split"].nunique() == 1).all()
+    assert genres.set_index("genre").loc["Folk", ["n_training", "n_validation", "n_test"]].sum() == 32

@@ -174,3 +174,20 @@ def test_planted_tempo_drift_is_the_recorded_slope():
         early, late = (track_parameters(genre, year, None, drifts[genre], np.random.default_rng(5))
                        for year in (2006, 2016))
         assert late["tempo"] - early["tempo"] == pytest.approx(10 * drifts[genre]["slope_per_year"])
+
+
+def test_default_data_keeps_multi_root_tracks_for_the_multilabel_target(tmp_path):
+    """>= 10 % of the default tracks have two root genres and no genre_top; the splits keep them
+    (label -1, both roots in genres_all), and the test split holds some for the metrics."""
+    from fmagenre.data.metadata import build_track_table
+    from fmagenre.data.splits import make_splits
+
+    paths = generate(tmp_path / "m", tmp_path / "a", tracks_per_genre=40, audio=False)
+    table, _ = build_track_table(paths["tracks"], paths["genres"], "small")
+    multi_root = (table["genre_top"].fillna("") == "") & (table["genres_all_top"].str.count(r"\|") >= 1)
+    assert multi_root.mean() >= 0.10
+    tracks, _ = make_splits(table, pd.DataFrame({"track_id": table["track_id"], "status": "ok"}))
+    kept = tracks[tracks["label"] == -1]
+    assert set(kept["track_id"]) == set(table.loc[multi_root, "track_id"])
+    assert (kept["genres_all"].str.split("|").map(len) >= 2).all()
+    assert (kept["split"] == "test").sum() >= 2  # 10 % of ~39, by whole artists

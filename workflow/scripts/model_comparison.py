@@ -1,9 +1,9 @@
-"""Rule model_comparison: bar chart of every model's accuracy against the majority baseline."""
+"""Rule model_comparison: every model's test accuracy over its seed replicates against the baseline."""
 
 from fmagenre.io import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from fmagenre.models.train import comparison_figure  # noqa: E402
+from fmagenre.figures.models import comparison_figure  # noqa: E402
 
-comparison_figure(summary=snakemake.input.summary, output=snakemake.output.figure)
+comparison_figure(summary_tsv=snakemake.input.summary, output=snakemake.output.figure)

@@ -1,10 +1,10 @@
-"""Rule model_summary: one row per model with its test metrics, baseline, collapse and overfit flags."""
+"""Rule model_summary: one row per model and replicate: test metrics with intervals, baseline, flags."""
 
 from fmagenre.io import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from fmagenre.models.train import summarise  # noqa: E402
+from fmagenre.models.report import summarise  # noqa: E402
 
 summarise(
     metrics_paths=list(snakemake.input.metrics),

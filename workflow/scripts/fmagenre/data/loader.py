@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from fmagenre.data.pack import PackArray, iter_chunks
-from fmagenre.models.checkpoint import STD_FLOOR
+from fmagenre.models.checkpoint import normalise
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +64,12 @@ class _Labels:
 
     def _labels(self, pack: dict, mean: np.ndarray, std: np.ndarray, storage: torch.device):
         self.storage = storage
-        self.mean = torch.from_numpy(np.asarray(mean, np.float32)).to(storage)[:, None]
-        self.std = (
-            torch.from_numpy(np.asarray(std, np.float32)).to(storage).clamp_min(STD_FLOOR)[:, None]
-        )
+        self.stats = {"mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
         self.y = torch.from_numpy(pack["y"].astype(np.int64)).to(storage)
         self.y_multi = torch.from_numpy(pack["y_multi"].astype(np.float32)).to(storage)
 
     def normalise(self, x: np.ndarray) -> torch.Tensor:
-        return (torch.from_numpy(x).to(self.storage) - self.mean) / self.std
+        return normalise(torch.from_numpy(x).to(self.storage), self.stats)
 
 
 class Split(_Labels):
@@ -139,8 +136,7 @@ class StreamedSplit(_Labels):
             "y": self.y[index].numpy(),
             "y_multi": self.y_multi[index].numpy(),
         }
-        mean, std = self.mean[:, 0].numpy(), self.std[:, 0].numpy()
-        return Split(pack, mean, std, self.device)
+        return Split(pack, self.stats["mean"], self.stats["std"], self.device)
 
 
 def make_split(pack: dict, mean: np.ndarray, std: np.ndarray, device: torch.device):

@@ -276,12 +276,21 @@ class PackArray:
     fork), and a pickled copy carries only the path.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, index: np.ndarray | None = None):
         self.path = Path(path)
         with h5py.File(self.path, "r") as handle:
             self.shape = tuple(handle["x"].shape)
             self.stored_dtype = handle["x"].dtype
+        # a row map into the file's tracks (a subset still on disk), or None for all of them
+        self.index = None if index is None else np.asarray(index, dtype=np.int64)
+        if self.index is not None:
+            self.shape = (len(self.index), *self.shape[1:])
         self._handle, self._pid = None, None
+
+    def subset(self, keep: np.ndarray) -> PackArray:
+        """The tracks where boolean ``keep`` is true, still read on demand."""
+        rows = np.flatnonzero(np.asarray(keep, dtype=bool))
+        return PackArray(self.path, rows if self.index is None else self.index[rows])
 
     @property
     def nbytes(self) -> int:
@@ -310,6 +319,8 @@ class PackArray:
         """
         x = self._x()
         index = np.asarray(index, dtype=np.int64)
+        if self.index is not None:
+            index = self.index[index]
         out = np.empty((len(index), *self.shape[1:]), dtype=np.float32)
         for row, track in enumerate(index):
             out[row] = x[track]

@@ -1,5 +1,9 @@
 """Train/validation/test split of the validated tracks, with integer labels.
 
+Tracks with a ``genre_top`` get its label; validated tracks without one (several root genres, as in
+half of the real FMA) are kept with label -1 when a root genre of their ``genres_all`` is one of the
+label genres: only multi-label models use them (targets: the root genres of ``genres_all``).
+
 FMA's official split (``('set','split')``, artist-filtered, 80/10/10 per genre) is used when every kept
 track has one; otherwise a stratified, artist-grouped split is drawn from the seed, so that no artist
 (and so no segment of any track) appears in two splits.
@@ -52,6 +56,17 @@ def grouped_split(genre: pd.Series, artist: pd.Series, seed: int) -> pd.Series:
     return pd.Series(frame["artist"].map(assigned).to_numpy(), index=genre.index, dtype=object)
 
 
+def _multi_genre_tracks(tracks: pd.DataFrame, genres: set[str]) -> pd.DataFrame:
+    """The tracks with at least one label genre among the root genres of ``genres_all``, labelled -1
+    and stratified (when a split is drawn) by the first such genre."""
+    roots = tracks["genres_all_top"].fillna("").astype(str).str.split("|")
+    first = roots.map(lambda titles: next((t for t in sorted(titles) if t in genres), ""))
+    kept = tracks[first != ""].copy()
+    kept["genre_top"] = first[first != ""]
+    kept["label"] = -1
+    return kept
+
+
 def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool = True,
                 keep_genres=(), drop_genres=(), min_tracks_per_genre: int = 1,
                 seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -59,10 +74,8 @@ def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool
     status = report.set_index("track_id")["status"]
     ok = table[table["track_id"].map(status).eq("ok")]
     log.info("%d of %d tracks passed validation", len(ok), len(table))
-    labelled = ok[ok["genre_top"].fillna("") != ""]
-    if len(labelled) < len(ok):
-        log.info("skipped %d validated track(s) without a single top-level genre (genre_top empty)",
-                 len(ok) - len(labelled))
+    has_top = ok["genre_top"].fillna("") != ""
+    labelled, unlabelled = ok[has_top], ok[~has_top]
     if keep_genres:
         labelled = labelled[labelled["genre_top"].isin(keep_genres)]
     if drop_genres:
@@ -75,7 +88,12 @@ def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool
     if labelled.empty:
         raise ValueError("no validated, labelled track is left for the splits; check the validation report "
                          "and splits.keep_genres / drop_genres / min_tracks_per_genre")
-    labelled = labelled.copy()
+    genres = sorted(labelled["genre_top"].unique())
+    labelled = labelled.assign(label=labelled["genre_top"].map({g: i for i, g in enumerate(genres)}))
+    multi = _multi_genre_tracks(unlabelled, set(genres))
+    log.info("kept %d validated track(s) without a genre_top for multi-label models (label -1); "
+             "left out %d without a label genre in genres_all", len(multi), len(unlabelled) - len(multi))
+    labelled = pd.concat([labelled, multi])
     official = labelled["split"].fillna("").isin(SPLITS)
     if use_official and official.all():
         source = "FMA's official split"
@@ -84,12 +102,12 @@ def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool
         why = "splits.use_official is false" if not use_official else (
             f"{int((~official).sum())} track(s) have no official split")
         source = f"a stratified, artist-grouped split (seed {seed}; {why})"
-    genres = sorted(labelled["genre_top"].unique())
-    labelled["label"] = labelled["genre_top"].map({g: i for i, g in enumerate(genres)})
+    labelled["genre_top"] = labelled["genre_top"].where(labelled["label"] >= 0, "")
+    labelled["label"] = labelled["label"].astype(int)
     labelled["year"] = labelled["year"].astype("Int64")  # a missing year reads back as NaN, a float
     labelled["genres_all"] = labelled["genres_all_top"]
     tracks = labelled[TRACK_COLUMNS].sort_values("track_id").reset_index(drop=True)
-    per_split = tracks.groupby(["genre_top", "split"]).size().unstack(fill_value=0)
+    per_split = tracks[tracks["label"] >= 0].groupby(["genre_top", "split"]).size().unstack(fill_value=0)
     genre_table = pd.DataFrame({
         "label": range(len(genres)),
         "genre": genres,

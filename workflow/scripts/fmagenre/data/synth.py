@@ -10,6 +10,11 @@ scale, noise, dynamics). Genres overlap on purpose: per-track parameters scatter
 genre's centre, and tracks with a second root genre borrow a quarter of its character, so a good
 classifier lands well above chance but clearly below 100 %.
 
+Multi-root tracks: ``MULTI_ROOT_FRACTION`` (12 %) of the tracks have a second root genre, as in the
+real FMA: both roots (and their ancestors) are in ``genres_all`` and ``genre_top`` is empty. They
+keep a split, so the pipeline keeps them for multi-label models (single-label models cannot use
+them, as with the real FMA's tracks without a ``genre_top``).
+
 CLI: ``python -m fmagenre.data.synth --metadata-dir DIR --audio-dir DIR [--preset small|medium] ...``
 """
 
@@ -33,6 +38,8 @@ log = logging.getLogger("fmagenre.synth")
 SAMPLE_RATE = 44100  # the MP3s' rate, as in the real FMA clips
 RENDER_RATE = 22050  # synthesis rate; the features never look above 11 kHz, and it halves the cost
 YEARS = (2006, 2017)  # release years are drawn from this closed range (12 years)
+# Tracks with two root genres (FMA: genre_top empty): the multi-label models' extra tracks.
+MULTI_ROOT_FRACTION = 0.12
 
 # The real tracks.csv columns, in the real (sorted) order: 13 album, 17 artist, 2 set, 20 track.
 COLUMNS = (
@@ -199,8 +206,11 @@ def _metadata(preset: str, counts: dict[str, int], seed: int):
             chain.append(parent_of[chain[-1]])
         return chain
 
-    second_root = np.where(rng.random(n) < 0.07, rng.integers(0, len(genres), n), -1)
-    second_root[second_root == np.searchsorted(genres, genre_of)] = -1
+    # Exactly MULTI_ROOT_FRACTION of the tracks get a second root genre, never their own.
+    own_index = np.searchsorted(genres, genre_of)
+    second_root = np.full(n, -1)
+    chosen = rng.choice(n, size=math.ceil(MULTI_ROOT_FRACTION * n), replace=False)
+    second_root[chosen] = (own_index[chosen] + rng.integers(1, len(genres), chosen.size)) % len(genres)
     genres_col, genres_all_col, genre_top_col, blend_with = [], [], [], []
     for i in range(n):
         g = genre_of[i]

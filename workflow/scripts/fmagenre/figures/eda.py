@@ -165,6 +165,7 @@ def metadata_figures(table_tsv, splits_tsv, genres_tsv, outputs: dict) -> None:
     """Write the four metadata figures; ``outputs`` maps the figure names to their paths."""
     table = read_tsv(table_tsv, dtype={"folder": str})
     tracks = read_tsv(splits_tsv, dtype={"folder": str})
+    tracks = tracks[tracks["label"] >= 0]  # per genre_top: the multi-label-only tracks have none
     genres = read_tsv(genres_tsv)
     plot_cooccurrence(table, outputs["genre_cooccurrence"])
     plot_genres_per_track(table, genres["genre"], outputs["genres_per_track"])
@@ -280,7 +281,9 @@ def mel_figures(splits_tsv, manifest_tsvs, features_dir, baseline: str | None, o
     """Write ``mean_mel`` and ``mel_difference`` from the training split's per-track HDF5 files
     (``baseline`` None: the genre with the most training tracks)."""
     tracks = read_tsv(splits_tsv, dtype={"folder": str})
-    training = tracks.loc[tracks["split"] == "training", ["track_id", "genre_top"]]
+    training = tracks.loc[
+        (tracks["split"] == "training") & (tracks["label"] >= 0), ["track_id", "genre_top"]
+    ]
     if training.empty:
         raise ValueError(f"{splits_tsv}: no track in the training split; the mel figures need some")
     means, info = genre_mean_mel(training, read_manifests(manifest_tsvs), features_dir)

@@ -1,12 +1,15 @@
-"""Training per model config: seeded, resumable, early-stopped on validation, honestly evaluated.
+"""Training per model config: seeded, resumable, early-stopped on validation.
 
 Segment models train on fixed-length windows of each clip (consecutive, with a random offset per
-epoch) and predict a track by the mean log-probability of its consecutive windows.
+epoch) and predict a track by the mean log-probability of its consecutive windows. Single-label
+models train and are scored on the tracks with a ``genre_top`` (pack label >= 0); multi-label models
+on every track, including those with several root genres (label -1). What is reported about a
+trained model (metrics, summary) lives in :mod:`fmagenre.models.report`, pack loading in
+:mod:`fmagenre.models.data`, figures in :mod:`fmagenre.figures.models`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -16,16 +19,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import average_precision_score
 from torch import nn
 from tqdm import tqdm
 
-from fmagenre.data.loader import make_split
+from fmagenre.data.loader import Split, make_split
 from fmagenre.data.metadata import SPLITS
 from fmagenre.data.pack import read_packs
 from fmagenre.device import resolve_device
-from fmagenre.io import atomic_path, read_tsv, write_json, write_tsv
+from fmagenre.io import atomic_path, write_json
 from fmagenre.models.checkpoint import aggregate, save_checkpoint, segments
-from fmagenre.models.metrics import classification_metrics, majority_vote, multilabel_metrics
+from fmagenre.models.data import segment_frames, select_rows
+from fmagenre.models.report import model_metrics
 from fmagenre.models.zoo import build_model
 
 log = logging.getLogger("fmagenre.models")
@@ -38,7 +43,7 @@ RESUME_NAME = "resume.pt"
 EVAL_BATCH = 256
 
 
-# ---- data ------------------------------------------------------------------------------------------
+# ---- setup -----------------------------------------------------------------------------------------
 
 
 def check_spec(spec: dict) -> None:
@@ -48,21 +53,6 @@ def check_spec(spec: dict) -> None:
             f"model spec '{spec.get('name')}' lacks {missing}. Fix: pass the spec with the schema "
             "defaults filled in (rules/common.smk model_spec does this)."
         )
-
-
-def segment_frames(spec: dict, pack: dict) -> int:
-    """Model input length in frames: the whole clip, or ``segment_seconds`` worth of frames."""
-    frames = pack["x"].shape[2]
-    seconds = spec["segment_seconds"]
-    if seconds is None:
-        return frames
-    count = int(round(seconds * pack["params"]["sr"] / pack["params"]["hop_length"]))
-    if not 1 <= count <= frames:
-        raise ValueError(
-            f"model '{spec.get('name')}': segment_seconds={seconds} gives {count} frames, outside "
-            f"1..{frames} (the packed clip length). Fix: choose a shorter segment or null."
-        )
-    return count
 
 
 def seed_everything(seed: int, device: torch.device, threads: int) -> None:
@@ -104,8 +94,9 @@ def predict(
 
 
 def accuracy_of(logits: torch.Tensor, y: torch.Tensor) -> float:
-    """Exact fraction (count / n in float64), not a float32 mean."""
-    return int((logits.argmax(dim=1) == y).sum()) / len(y)
+    """Exact fraction (count / n in float64) over the labelled tracks (y >= 0), not a float32 mean."""
+    labelled = y >= 0
+    return int((logits.argmax(dim=1) == y)[labelled].sum()) / max(int(labelled.sum()), 1)
 
 
 def _loss(logits: torch.Tensor, split: Split, multilabel: bool) -> float:
@@ -166,29 +157,8 @@ def _set_rng_state(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
-def fit(
-    model: nn.Module,
-    train: Split,
-    spec: dict,
-    frames: int,
-    evaluate,
-    resume_path: Path | None = None,
-    identity: dict | None = None,
-) -> list[dict]:
-    """Train ``model`` in place; leave the best state (by ``evaluate``'s score) loaded; return history.
-
-    ``evaluate(model, row)`` adds its columns to the epoch's history row and returns
-    ``(score, done)``; a higher score is better; training stops at ``done`` or after ``patience``
-    epochs without improvement. With ``resume_path`` the full state is written after every epoch and
-    a rerun continues from it (the per-epoch shuffle is seeded by (seed, epoch), RNG states are saved).
-    """
-    device, storage = train.device, train.storage
-    multilabel = bool(spec["multilabel"])
-    optimizer = _optimizer(model, spec)
-    n, _, total = train.shape
-    count = total // frames
-    batches = -(-n * count // spec["batch_size"])
-    state = {
+def _new_state() -> dict:
+    return {
         "epoch": 0,
         "history": [],
         "best": None,
@@ -197,20 +167,116 @@ def fit(
         "bad_epochs": 0,
         "done": False,
     }
-    if resume_path is not None and resume_path.is_file():
-        # On the CPU: RNG states must be CPU tensors; load_state_dict moves the rest to the model.
-        saved = torch.load(resume_path, map_location="cpu", weights_only=True)
-        if saved["identity"] == identity:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            _set_rng_state(saved["rng"])
-            state = saved["state"]
-            log.info("resumed from %s after epoch %d", resume_path, state["epoch"])
-        else:
-            log.warning("ignoring %s: it was written for another spec or dataset", resume_path)
-    criterion = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
-    offsets_range = total - count * frames + 1
+
+
+def _restore(resume_path: Path | None, identity, model: nn.Module, optimizer) -> dict:
+    """The saved training state when ``resume_path`` holds one for this identity, else a new one."""
+    if resume_path is None or not resume_path.is_file():
+        return _new_state()
+    # On the CPU: RNG states must be CPU tensors; load_state_dict moves the rest to the model.
+    saved = torch.load(resume_path, map_location="cpu", weights_only=True)
+    if saved["identity"] != identity:
+        log.warning("ignoring %s: it was written for another spec or dataset", resume_path)
+        return _new_state()
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    _set_rng_state(saved["rng"])
+    log.info("resumed from %s after epoch %d", resume_path, saved["state"]["epoch"])
+    return saved["state"]
+
+
+def _save_resume(resume_path: Path, identity, model: nn.Module, optimizer, state: dict) -> None:
+    payload = {
+        "identity": identity,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": _rng_state(),
+        "state": state,
+    }
+    with atomic_path(resume_path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _train_epoch(model, optimizer, criterion, train: "Split", spec: dict, frames: int, epoch: int):
+    """One epoch over every (track, segment) pair in a seeded order -> the epoch's history row."""
+    device, storage = train.device, train.storage
+    multilabel = bool(spec["multilabel"])
+    n, _, total = train.shape
+    count = total // frames
+    batches = -(-n * count // spec["batch_size"])
+    generator = torch.Generator().manual_seed(int(spec["seed"]) * 1_000_003 + epoch)
+    offsets = torch.randint(0, total - count * frames + 1, (n,), generator=generator).to(storage)
+    order = torch.randperm(n * count, generator=generator).to(storage)
     within = torch.arange(frames, device=storage)
+    model.train()
+    loss_sum, correct, labelled = 0.0, 0, 0
+    size = spec["batch_size"]
+    steps = [order[start : start + size] for start in range(0, len(order), size)]
+    # (track, first frame) of every window of every batch; a streamed split reads ahead.
+    where = ((b // count, offsets[b // count] + (b % count) * frames) for b in steps)
+    bar = tqdm(
+        zip(steps, train.batches(where, within)),
+        total=len(steps),
+        desc=f"epoch {epoch + 1}",
+        unit="batch",
+        leave=False,
+        mininterval=30,
+    )
+    for step, (batch, xb) in enumerate(bar):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(spec, epoch, epoch * batches + step)
+        track = batch // count
+        xb = xb.to(device)
+        target = (train.y_multi if multilabel else train.y)[track].to(device)
+        with _autocast(device):
+            out = model(xb)
+            loss = criterion(out.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += float(loss.detach()) * len(batch)
+        y = train.y[track].to(device)
+        correct += int((out.argmax(dim=1) == y).sum())
+        labelled += int((y >= 0).sum())
+    return {
+        "epoch": epoch + 1,
+        "lr": learning_rate(spec, epoch, epoch * batches),
+        "train_loss": loss_sum / len(order),
+        "train_accuracy": correct / max(labelled, 1),
+    }
+
+
+def _keep_best(state: dict, model: nn.Module, score, done: bool, patience: int) -> None:
+    """Early stopping: remember the best-scoring weights; stop after ``patience`` worse epochs."""
+    if state["best_score"] is None or score > state["best_score"]:
+        state["best_score"], state["bad_epochs"] = score, 0
+        state["best"] = {key: value.detach().clone() for key, value in model.state_dict().items()}
+        state["best_epoch"] = state["epoch"]
+    else:
+        state["bad_epochs"] += 1
+    state["done"] = done or state["bad_epochs"] >= patience
+
+
+def fit(
+    model: nn.Module,
+    train: Split,
+    spec: dict,
+    frames: int,
+    evaluate,
+    resume_path: Path | None = None,
+    identity: dict | None = None,
+) -> tuple[list[dict], int]:
+    """Train ``model`` in place; leave the best state (by ``evaluate``'s score) loaded; return
+    (history, the chosen epoch).
+
+    ``evaluate(model, row)`` adds its columns to the epoch's history row and returns
+    ``(score, done)``; a higher score is better; training stops at ``done`` or after ``patience``
+    epochs without improvement. With ``resume_path`` the full state is written after every epoch and
+    a rerun continues from it (the per-epoch shuffle is seeded by (seed, epoch), RNG states are saved).
+    """
+    optimizer = _optimizer(model, spec)
+    state = _restore(resume_path, identity, model, optimizer)
+    criterion = nn.BCEWithLogitsLoss() if spec["multilabel"] else nn.CrossEntropyLoss()
     progress = tqdm(
         range(state["epoch"], spec["epochs"]), desc=spec.get("name", "train"), unit="epoch"
     )
@@ -218,49 +284,11 @@ def fit(
         if state["done"]:
             break
         started = time.perf_counter()
-        generator = torch.Generator().manual_seed(int(spec["seed"]) * 1_000_003 + epoch)
-        offsets = torch.randint(0, offsets_range, (n,), generator=generator).to(storage)
-        order = torch.randperm(n * count, generator=generator).to(storage)
-        model.train()
-        loss_sum, correct = 0.0, 0
-        size = spec["batch_size"]
-        steps = [order[start : start + size] for start in range(0, len(order), size)]
-        # (track, first frame) of every window of every batch; a streamed split reads ahead.
-        where = ((b // count, offsets[b // count] + (b % count) * frames) for b in steps)
-        bar = tqdm(zip(steps, train.batches(where, within)), total=len(steps),
-                   desc=f"epoch {epoch + 1}", unit="batch", leave=False, mininterval=30)  # fmt: skip
-        for step, (batch, xb) in enumerate(bar):
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(spec, epoch, epoch * batches + step)
-            track = batch // count
-            xb = xb.to(device)
-            target = (train.y_multi if multilabel else train.y)[track].to(device)
-            with _autocast(device):
-                out = model(xb)
-                loss = criterion(out.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += float(loss.detach()) * len(batch)
-            correct += int((out.argmax(dim=1) == train.y[track].to(device)).sum())
-        row = {
-            "epoch": epoch + 1,
-            "lr": learning_rate(spec, epoch, epoch * batches),
-            "train_loss": loss_sum / len(order),
-            "train_accuracy": correct / len(order),
-        }
+        row = _train_epoch(model, optimizer, criterion, train, spec, frames, epoch)
         score, done = evaluate(model, row)
         state["history"].append(row)
-        if state["best_score"] is None or score > state["best_score"]:
-            state["best_score"], state["bad_epochs"] = score, 0
-            state["best"] = {
-                key: value.detach().clone() for key, value in model.state_dict().items()
-            }
-            state["best_epoch"] = epoch + 1
-        else:
-            state["bad_epochs"] += 1
-        state["done"] = done or state["bad_epochs"] >= spec["patience"]
         state["epoch"] = epoch + 1
+        _keep_best(state, model, score, done, spec["patience"])
         log.info(
             "epoch %d: %s (%.1f s)",
             epoch + 1,
@@ -268,19 +296,11 @@ def fit(
             time.perf_counter() - started,
         )
         if resume_path is not None:
-            payload = {
-                "identity": identity,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "rng": _rng_state(),
-                "state": state,
-            }
-            with atomic_path(resume_path) as tmp:
-                torch.save(payload, tmp)
+            _save_resume(resume_path, identity, model, optimizer, state)
     if state["best"] is not None:
         model.load_state_dict(state["best"])
         log.info("best epoch %d of %d", state["best_epoch"], state["epoch"])
-    return state["history"]
+    return state["history"], state["best_epoch"]
 
 
 # ---- rule entry points -----------------------------------------------------------------------------
@@ -304,82 +324,84 @@ def _check_compatible(name: str, reference: dict, other: dict, path) -> None:
         )
 
 
-def train_model(datasets: dict, spec: dict, outputs: dict, threads: int = 1) -> dict:
-    """Train one configured model and write checkpoint, history, metrics and the two figures."""
-    from fmagenre.figures.models import plot_confusion, plot_curves
-
-    device, packs = _prepare(spec, threads, {split: datasets[split] for split in SPLITS})
-    train_pack = packs["training"]
+def _model_packs(datasets: dict, spec: dict, packs: dict) -> dict:
+    """The three splits' packs as this model uses them: single-label models keep labelled tracks."""
     for split in ("validation", "test"):
-        _check_compatible(spec["name"], train_pack, packs[split], datasets[split])
-    genres = train_pack["genres"]
+        _check_compatible(spec["name"], packs["training"], packs[split], datasets[split])
+    if spec["multilabel"]:
+        return packs
+    return {split: select_rows(pack, pack["y"] >= 0) for split, pack in packs.items()}
+
+
+def _validation_score(data: dict, frames: int, multilabel: bool):
+    """The early-stopping ``evaluate`` of :func:`fit`: validation accuracy (multi-label: mean
+    average precision), ties broken by the lower validation loss."""
+    validation = data["validation"]
+
+    def evaluate(model, row):
+        logits, _ = predict(model, validation, frames, multilabel)
+        loss = _loss(logits if multilabel else torch.log_softmax(logits, 1), validation, multilabel)
+        row.update(val_loss=loss, val_accuracy=accuracy_of(logits, validation.y))
+        if not multilabel:
+            return (row["val_accuracy"], -loss), False
+        truth, scores = validation.y_multi.cpu().numpy(), logits.cpu().numpy()
+        present = truth.sum(axis=0) > 0
+        row["val_map"] = float(average_precision_score(truth[:, present], scores[:, present]))
+        return (row["val_map"], -loss), False
+
+    return evaluate
+
+
+def _checkpoint_info(spec: dict, pack: dict, frames: int) -> dict:
+    _, channels, total = pack["x"].shape
+    return {
+        "spec": spec,
+        "genres": pack["genres"],
+        "feature_set": pack["feature_set"],
+        "mean": torch.from_numpy(pack["mean"]),
+        "std": torch.from_numpy(pack["std"]),
+        "input_shape": [channels, frames],
+        "bands": pack["bands"],
+        "frames": total,
+        **pack["params"],
+    }
+
+
+def train_model(
+    datasets: dict, spec: dict, outputs: dict, threads: int = 1, tracks: str | None = None
+) -> dict:
+    """Train one configured model; write checkpoint, history and metrics (figures: see
+    :func:`fmagenre.figures.models.training_figures`). ``tracks``: ``results/splits/tracks.tsv``,
+    whose ``artist_id`` groups the bootstrap of the test metrics (None: every track alone)."""
+    device, packs = _prepare(spec, threads, {split: datasets[split] for split in SPLITS})
+    packs = _model_packs(datasets, spec, packs)
+    train_pack = packs["training"]
     frames = segment_frames(spec, train_pack)
-    mean, std = train_pack["mean"], train_pack["std"]
-    data = {split: make_split(pack, mean, std, device) for split, pack in packs.items()}
+    data = {
+        split: make_split(pack, train_pack["mean"], train_pack["std"], device)
+        for split, pack in packs.items()
+    }
     _, channels, total = train_pack["x"].shape
-    model = build_model(spec, channels, frames, len(genres)).to(device)
+    model = build_model(spec, channels, frames, len(train_pack["genres"])).to(device)
     multilabel = bool(spec["multilabel"])
     log.info(
         "model %s: %s on %s [%d x %d], %d parameters, %d training tracks x %d segments, device %s",
         spec["name"], spec["arch"], train_pack["feature_set"], channels, frames,
         sum(p.numel() for p in model.parameters()), len(data["training"].y), total // frames, device,
     )  # fmt: skip
-
-    def evaluate(model, row):
-        logits, _ = predict(model, data["validation"], frames, multilabel)
-        accuracy = accuracy_of(logits, data["validation"].y)
-        loss = _loss(
-            logits if multilabel else torch.log_softmax(logits, 1), data["validation"], multilabel
-        )
-        row.update(val_loss=loss, val_accuracy=accuracy)
-        return (accuracy, -loss), False
-
     checkpoint_path = Path(outputs["checkpoint"])
     resume_path = checkpoint_path.parent / RESUME_NAME
-    identity = {"spec": spec, "shape": list(train_pack["x"].shape), "genres": genres}
-    history = fit(model, data["training"], spec, frames, evaluate, resume_path, identity)
-
-    val_logits, _ = predict(model, data["validation"], frames, multilabel)
-    test_logits, test_segments = predict(model, data["test"], frames, multilabel)
-    test_y = packs["test"]["y"]
-    metrics = classification_metrics(test_y, test_logits.cpu().numpy(), genres, train_pack["y"])
-    metrics["val_accuracy"] = accuracy_of(val_logits, data["validation"].y)
-    metrics = {
-        "test_accuracy": metrics.pop("test_accuracy"),
-        "val_accuracy": metrics.pop("val_accuracy"),
-        **metrics,
+    identity = {"spec": spec, "shape": list(train_pack["x"].shape), "genres": train_pack["genres"]}
+    evaluate = _validation_score(data, frames, multilabel)
+    history, chosen = fit(model, data["training"], spec, frames, evaluate, resume_path, identity)
+    predictions = {
+        split: predict(model, data[split], frames, multilabel) for split in ("validation", "test")
     }
-    if test_segments.shape[1] > 1:
-        votes = majority_vote(test_segments.cpu().numpy())
-        metrics["majority_vote_accuracy"] = float((votes == test_y).mean())
-    if multilabel:
-        metrics.update(multilabel_metrics(packs["test"]["y_multi"], test_logits.cpu().numpy()))
-    metrics["epochs_trained"] = len(history)
-
-    info = {
-        "spec": spec,
-        "genres": genres,
-        "feature_set": train_pack["feature_set"],
-        "mean": torch.from_numpy(mean),
-        "std": torch.from_numpy(std),
-        "input_shape": [channels, frames],
-        "bands": train_pack["bands"],
-        "frames": total,
-        **train_pack["params"],
-    }
-    save_checkpoint(checkpoint_path, model, info)
-    frame = pd.DataFrame(history)
-    write_csv(outputs["history"], frame)
+    metrics = model_metrics(spec, packs, predictions, history, chosen, tracks)
+    save_checkpoint(checkpoint_path, model, _checkpoint_info(spec, train_pack, frames))
+    write_csv(outputs["history"], pd.DataFrame(history))
     write_json(outputs["metrics"], metrics)
-    plot_curves(frame, outputs["curves"], spec["name"])
-    plot_confusion(
-        np.array(metrics["confusion_matrix"]), genres, outputs["confusion"], spec["name"]
-    )
     resume_path.unlink(missing_ok=True)
-    log.info(
-        "model %s: test accuracy %.3f (majority baseline %.3f), collapsed %s",
-        spec["name"], metrics["test_accuracy"], metrics["majority_baseline_accuracy"], metrics["collapsed"],
-    )  # fmt: skip
     return metrics
 
 
@@ -401,6 +423,8 @@ def overfit_check(training: str, spec: dict, output: str, threads: int = 1) -> d
     }
     device, packs = _prepare(spec, threads, {"training": training})
     pack = packs["training"]
+    if not spec["multilabel"]:
+        pack = select_rows(pack, pack["y"] >= 0)
     generator = torch.Generator().manual_seed(int(spec["seed"]))
     n = len(pack["y"])
     index = torch.randperm(n, generator=generator)[: min(spec["overfit_samples"], n)].sort().values
@@ -415,7 +439,7 @@ def overfit_check(training: str, spec: dict, output: str, threads: int = 1) -> d
         row["eval_train_accuracy"] = accuracy
         return accuracy, accuracy >= spec["overfit_target"]
 
-    history = fit(model, data, spec, frames, evaluate)
+    history, _ = fit(model, data, spec, frames, evaluate)
     best = max(row["eval_train_accuracy"] for row in history)
     result = {
         "reached": bool(best >= spec["overfit_target"]),
@@ -428,37 +452,3 @@ def overfit_check(training: str, spec: dict, output: str, threads: int = 1) -> d
     write_json(output, result)
     log.info("overfit check %s: %s", spec["name"], result)
     return result
-
-
-SUMMARY_COLUMNS = [
-    "model", "arch", "features", "test_accuracy", "val_accuracy", "balanced_accuracy", "macro_f1",
-    "log_loss", "majority_baseline_accuracy", "collapsed", "overfit_reached",
-]  # fmt: skip
-# Only some models have these (segment models, multi-label models): empty cells for the others.
-OPTIONAL_COLUMNS = ["majority_vote_accuracy", "multilabel_map", "epochs_trained"]
-
-
-def summarise(
-    metrics_paths: list[str], overfit_paths: list[str], specs: dict, output: str
-) -> pd.DataFrame:
-    """One row per model (the folder name of its metrics.json) -> summary.tsv."""
-    overfit = {Path(path).parent.name: json.loads(Path(path).read_text()) for path in overfit_paths}
-    rows = []
-    for path in metrics_paths:
-        name = Path(path).parent.name
-        metrics = json.loads(Path(path).read_text())
-        spec = specs[name]
-        row = {"model": name, "arch": spec["arch"], "features": spec["features"]}
-        row.update({key: metrics[key] for key in SUMMARY_COLUMNS[3:-1]})
-        row["overfit_reached"] = overfit[name]["reached"] if name in overfit else None
-        row.update({key: metrics.get(key) for key in OPTIONAL_COLUMNS})
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + OPTIONAL_COLUMNS)
-    write_tsv(output, frame)
-    return frame
-
-
-def comparison_figure(summary: str, output: str) -> None:
-    from fmagenre.figures.models import plot_comparison
-
-    plot_comparison(read_tsv(summary), output)
