@@ -22,5 +22,7 @@ def require_weights() -> Path:
 def reference_files() -> list[Path]:
     files = sorted(REFERENCE.glob("*.npz"))
     if not files:
-        pytest.fail(f"no musicnn reference outputs under {REFERENCE} (the shared/ folder beside the checkout)")
+        pytest.fail(
+            f"no musicnn reference outputs under {REFERENCE} (the shared/ folder beside the checkout)"
+        )
     return files

@@ -83,7 +83,9 @@ def _flip(path, offset):
 def test_corrupted_data_names_the_file_and_the_variable(copied):
     entry = read_index(f"{copied}/")["dense/kernel"]
     _flip(copied / ".data-00000-of-00001", entry.offset + 100)
-    with pytest.raises(CheckpointError, match=r"data-00000-of-00001: variable 'dense/kernel'.*crc32c"):
+    with pytest.raises(
+        CheckpointError, match=r"data-00000-of-00001: variable 'dense/kernel'.*crc32c"
+    ):
         read_checkpoint(f"{copied}/")
 
 

@@ -187,7 +187,9 @@ def default_device() -> torch.device:
 
 @functools.lru_cache(maxsize=4)
 def load(
-    model: str = "MSD_musicnn", weights_dir: str | os.PathLike | None = None, device: str | None = None
+    model: str = "MSD_musicnn",
+    weights_dir: str | os.PathLike | None = None,
+    device: str | None = None,
 ) -> tuple[Musicnn, list[str]]:
     """The network (eval mode, on ``device`` or CUDA when visible) and its tag names."""
     if model not in MODELS:

@@ -143,9 +143,7 @@ def _entry(name: str, value: bytes, path: Path) -> TensorEntry:
             dtype = field
         elif number == 2:
             dims = [f for n, f in _proto_fields(field, path) if n == 2]
-            shape = tuple(
-                next((s for n, s in _proto_fields(d, path) if n == 1), 0) for d in dims
-            )
+            shape = tuple(next((s for n, s in _proto_fields(d, path) if n == 1), 0) for d in dims)
         elif number == 3:
             shard = field
         elif number == 4:
@@ -168,10 +166,14 @@ def read_index(prefix: str | Path) -> dict[str, TensorEntry]:
         raise CheckpointError(f"{path}: checkpoint index not found")
     data = path.read_bytes()
     if len(data) < FOOTER_BYTES:
-        raise CheckpointError(f"{path}: {len(data)} bytes, shorter than the table footer: truncated")
+        raise CheckpointError(
+            f"{path}: {len(data)} bytes, shorter than the table footer: truncated"
+        )
     footer = data[-FOOTER_BYTES:]
     if struct.unpack_from("<Q", footer, 40)[0] != TABLE_MAGIC:
-        raise CheckpointError(f"{path}: no LevelDB table magic at the end: truncated or not an index")
+        raise CheckpointError(
+            f"{path}: no LevelDB table magic at the end: truncated or not an index"
+        )
     _, _, pos = _block_handle(footer, 0, path)  # metaindex block: unused by tensor bundles
     index_offset, index_size, _ = _block_handle(footer, pos, path)
     entries = {}
@@ -191,7 +193,7 @@ def read_checkpoint(prefix: str | Path, skip_optimizer: bool = True) -> dict[str
     n_shards = 1 + max((e.shard_id for e in entries.values()), default=0)
     tensors = {}
     for name, entry in sorted(entries.items()):
-        if skip_optimizer and (name.endswith("/Adam") or name.endswith("/Adam_1")):
+        if skip_optimizer and name.endswith(("/Adam", "/Adam_1")):
             continue
         if entry.shard_id not in shards:
             shard_path = Path(f"{prefix}.data-{entry.shard_id:05d}-of-{n_shards:05d}")
@@ -207,9 +209,13 @@ def read_checkpoint(prefix: str | Path, skip_optimizer: bool = True) -> dict[str
             )
         raw = data[entry.offset : entry.offset + entry.size]
         if mask_crc(google_crc32c.value(raw)) != entry.crc32c:
-            raise CheckpointError(f"{shard_name}: variable {name!r} fails its crc32c check: corrupted")
+            raise CheckpointError(
+                f"{shard_name}: variable {name!r} fails its crc32c check: corrupted"
+            )
         expected = int(np.prod(entry.shape, dtype=np.int64)) * entry.dtype.itemsize
         if expected != entry.size:
-            raise CheckpointError(f"{shard_name}: variable {name!r} size {entry.size} != {expected}")
+            raise CheckpointError(
+                f"{shard_name}: variable {name!r} size {entry.size} != {expected}"
+            )
         tensors[name] = np.frombuffer(raw, dtype=entry.dtype).reshape(entry.shape).copy()
     return tensors

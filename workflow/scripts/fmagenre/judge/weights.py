@@ -46,9 +46,9 @@ def tag_lists(configuration_py: str) -> dict[str, list[str]]:
     """The label lists of the wheel's ``configuration.py``, read without executing it."""
     found = {}
     for node in ast.parse(configuration_py).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in TAG_LISTS.values():
-                found[node.targets[0].id] = ast.literal_eval(node.value)
+        target = node.targets[0] if isinstance(node, ast.Assign) else None
+        if isinstance(target, ast.Name) and target.id in TAG_LISTS.values():
+            found[target.id] = ast.literal_eval(node.value)
     return {model: found[name] for model, name in TAG_LISTS.items()}
 
 
