@@ -24,6 +24,7 @@ rule judge_folder:
         model=JUDGE["model"],
         weights_dir=str(JUDGE_WEIGHTS),
         batch_patches=JUDGE["batch_patches"],
+        max_patches=JUDGE["max_patches"],
         code=code("data.audio", "judge.musicnn", "judge.tracks"),
     script:
         "../workflow/scripts/judge_folder.py"

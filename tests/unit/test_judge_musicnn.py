@@ -94,6 +94,22 @@ def test_batches_give_the_same_result_as_one_batch():
     assert split["cnn3"].shape == (3, 187, 64)
 
 
+def test_patch_limit_keeps_the_central_patches():
+    frames = np.arange(10 * 187 + 50, dtype=np.float32)[:, None].repeat(96, axis=1)
+    all_patches = musicnn.patches(frames)
+    assert all_patches.shape == (10, 187, 96)
+    np.testing.assert_array_equal(musicnn.patches(frames, limit=3), all_patches[3:6])
+    assert musicnn.patches(frames, limit=12).shape == (10, 187, 96)
+
+
+def test_loud_audio_stays_finite():
+    # The wheel's float16 log-mel overflows to inf on loud bins; ours is float32 throughout.
+    t = np.arange(4 * 16000) / 16000
+    loud = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+    features = musicnn.logmel(loud, 16000)
+    assert np.isfinite(features).all() and features.max() > np.log10(65504.0 + 1)
+
+
 def test_short_audio_and_unknown_model_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="shorter than one 187-frame"):
         musicnn.patches(musicnn.logmel(np.zeros(16000, np.float32), 16000))

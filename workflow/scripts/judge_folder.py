@@ -20,4 +20,5 @@ judge_folder(
     weights_dir=snakemake.params.weights_dir,
     manifest_out=snakemake.output.manifest,
     batch_patches=snakemake.params.batch_patches,
+    max_patches=snakemake.params.max_patches,
 )

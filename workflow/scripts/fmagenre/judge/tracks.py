@@ -76,14 +76,23 @@ def judge_folder(
     weights_dir: str | os.PathLike,
     manifest_out: str | os.PathLike,
     batch_patches: int = 64,
+    max_patches: int | None = None,
 ) -> dict:
-    """Tag and embed every ``ok`` track of one folder's validation table; return counts."""
+    """Tag and embed every ``ok`` track of one folder's validation table; return counts.
+
+    ``max_patches`` (None = all) keeps only each track's central patches (config judge.max_patches).
+    """
     table = read_tsv(validation_tsv)
     ok = table.loc[table["status"] == "ok"].sort_values("track_id")
     net, _ = musicnn.load(model, weights_dir)
     weights = Path(weights_dir) / f"{model}.pt"
     code = code_fingerprint("data.audio", "judge.musicnn", "judge.tracks", include_io=False)
-    expected = {"model": model, "weights_sha256": sha256_file(weights), "code": code}
+    expected = {
+        "model": model,
+        "weights_sha256": sha256_file(weights),
+        "code": code,
+        "max_patches": -1 if max_patches is None else max_patches,  # HDF5 attrs cannot be None
+    }
     judge_dir, audio_dir = Path(judge_dir), Path(audio_dir)
     rows, pending, counts = [], [], {"cached": 0, "computed": 0}
 
@@ -119,9 +128,8 @@ def judge_folder(
         signal, _ = decode(source, sr=musicnn.SR)
         attrs = {**expected, **PACK_ATTRS, "source_size": stat.st_size,
                  "source_mtime_ns": stat.st_mtime_ns, "source_sha256": sha256_file(source)}  # fmt: skip
-        pending.append(
-            (track_id, h5_path, attrs, musicnn.patches(musicnn.logmel(signal, musicnn.SR)))
-        )
+        batch = musicnn.patches(musicnn.logmel(signal, musicnn.SR), max_patches)
+        pending.append((track_id, h5_path, attrs, batch))
         if sum(len(p) for *_, p in pending) >= batch_patches:
             flush()
     flush()
