@@ -42,16 +42,16 @@ def folder(tiny_fma, tmp_path):
 
 
 def _kwargs(folder):
-    return dict(
-        validation_tsv=folder["validation"],
-        audio_dir=folder["audio"],
-        judge_dir=folder["root"] / "judge",
-        folder="000",
-        model="MSD_musicnn",
-        weights_dir=require_weights(),
-        manifest_out=folder["root"] / "judge" / "000" / "manifest.tsv",
-        batch_patches=2,
-    )
+    return {
+        "validation_tsv": folder["validation"],
+        "audio_dir": folder["audio"],
+        "judge_dir": folder["root"] / "judge",
+        "folder": "000",
+        "model": "MSD_musicnn",
+        "weights_dir": require_weights(),
+        "manifest_out": folder["root"] / "judge" / "000" / "manifest.tsv",
+        "batch_patches": 2,
+    }
 
 
 def _run(folder):
@@ -168,7 +168,7 @@ def test_decade_estimate_weights_the_decade_midpoints():
             "80s": [0.8, 0, 0.1],
             "90s": [0, 0, 0.1],
             "00s": [0, 0.5, 0.1],
-        },  # fmt: skip
+        },
         index=[10, 11, 12],
     )
     years = decade_estimate(tags)

@@ -32,8 +32,13 @@ log = logging.getLogger(__name__)
 MANIFEST_COLUMNS = ["track_id", "h5", "frames", "content"]
 FEATURE = "musicnn"
 # Attributes the packs copy from a track file (pack.PARAM_ATTRS); n_mfcc does not apply: 0.
-PACK_ATTRS = {"sr": musicnn.SR, "hop_length": musicnn.HOP, "n_fft": musicnn.N_FFT,
-              "n_mels": musicnn.N_MELS, "n_mfcc": 0}  # fmt: skip
+PACK_ATTRS = {
+    "sr": musicnn.SR,
+    "hop_length": musicnn.HOP,
+    "n_fft": musicnn.N_FFT,
+    "n_mels": musicnn.N_MELS,
+    "n_mfcc": 0,
+}
 
 
 def track_feature(penultimate: np.ndarray) -> np.ndarray:
@@ -126,8 +131,12 @@ def judge_folder(
             continue
         stat = source.stat()
         signal, _ = decode(source, sr=musicnn.SR)
-        attrs = {**expected, **PACK_ATTRS, "source_size": stat.st_size,
-                 "source_mtime_ns": stat.st_mtime_ns, "source_sha256": sha256_file(source)}  # fmt: skip
+        source_attrs = {
+            "source_size": stat.st_size,
+            "source_mtime_ns": stat.st_mtime_ns,
+            "source_sha256": sha256_file(source),
+        }
+        attrs = {**expected, **PACK_ATTRS, **source_attrs}
         batch = musicnn.patches(musicnn.logmel(signal, musicnn.SR), max_patches)
         pending.append((track_id, h5_path, attrs, batch))
         if sum(len(p) for *_, p in pending) >= batch_patches:
@@ -145,15 +154,11 @@ def judge_folder(
     return counts
 
 
-def _tag_names(model: str, weights_dir) -> list[str]:
-    return musicnn.load(model, weights_dir, "cpu")[1]
-
-
 def judge_tracks(
     manifest_tsvs: list[str | os.PathLike], model: str, weights_dir, out_tsv: str | os.PathLike
 ) -> pd.DataFrame:
     """``results/judge/tracks.tsv``: track_id + the mean tag probability over each track's patches."""
-    tags = _tag_names(model, weights_dir)
+    tags = musicnn.load(model, weights_dir)[1]
     rows = []
     for manifest_tsv in manifest_tsvs:
         judge_dir = Path(manifest_tsv).parent.parent
@@ -172,7 +177,7 @@ def judge_wavs(
     wavs: list[str | os.PathLike], model: str, weights_dir, out_tsv: str | os.PathLike
 ) -> pd.DataFrame:
     """``results/judge/audio/{model}.tsv``: one row per WAV (file name), mean tag probabilities."""
-    tags = _tag_names(model, weights_dir)
+    tags = musicnn.load(model, weights_dir)[1]
     rows = [musicnn.tag(wav, model, weights_dir).mean(axis=0).to_numpy() for wav in wavs]
     table = pd.DataFrame(np.array(rows).reshape(-1, len(tags)), columns=tags)
     table.insert(0, "wav", [Path(wav).name for wav in wavs])
