@@ -6,11 +6,14 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from judge_helpers import MODELS, require_weights
 
 from fmagenre.judge.tf_checkpoint import CheckpointError, mask_crc, read_checkpoint, read_index
+from fmagenre.judge.weights import convert_wheel
 
-# Kernel shapes as the reference README lists them (TF layout [time, freq, in, out]; dense [in, out]).
+# Kernel shapes as the reference README lists them (TF layout [time, freq, in, out]; dense
+# [in, out]).
 KERNELS = {
     "conv2d": (7, 38, 1, 204),
     "conv2d_1": (7, 67, 1, 204),
@@ -112,3 +115,19 @@ def test_truncated_data_file_is_detected(copied):
 def test_missing_index_names_the_file(tmp_path):
     with pytest.raises(CheckpointError, match=r"\.index: checkpoint index not found"):
         read_index(f"{tmp_path}/")
+
+
+def test_setup_refuses_a_wheel_with_another_sha256(tmp_path):
+    wheel = tmp_path / "musicnn-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"not the wheel")
+    with pytest.raises(ValueError, match=r"musicnn-0.1.0-py3-none-any.whl: sha256 .* differs"):
+        convert_wheel(wheel, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_setup_wrote_both_models_with_their_tag_lists():
+    for model in MODELS:
+        saved = torch.load(require_weights() / f"{model}.pt", weights_only=True)
+        assert len(saved["tags"]) == 50 and saved["model"] == model
+    msd = torch.load(require_weights() / "MSD_musicnn.pt", weights_only=True)["tags"]
+    assert {"Hip-Hop", "60s", "00s", "easy listening"} <= set(msd)
