@@ -1,6 +1,7 @@
 """The musicnn judge's time per 30 s, 44.1 kHz stereo MP3 clip on CPU, beside the feature extractor.
 
-Per clip (median wall and process-CPU time): decode at 16 kHz + log-mel + all ten 3 s patches through MSD_musicnn (one batch), at 1 and
+Per clip (median wall and process-CPU time): decode at 16 kHz + log-mel + all ten 3 s patches
+through MSD_musicnn (one batch), at 1 and
 2 torch threads; in the same run and on the same clips, the feature extractor (bench_features'
 "ours": decode at 22,050 Hz + one-STFT features). Needs ``make setup`` (the weights).
 Run: ``.venv/bin/python bench/bench_judge.py``. Last line: one JSON object (bench/run_all.py).

@@ -23,6 +23,7 @@ def reference_files() -> list[Path]:
     files = sorted(REFERENCE.glob("*.npz"))
     if not files:
         pytest.fail(
-            f"no musicnn reference outputs under {REFERENCE} (the shared/ folder beside the checkout)"
+            f"no musicnn reference outputs under {REFERENCE} "
+            "(the shared/ folder beside the checkout)"
         )
     return files

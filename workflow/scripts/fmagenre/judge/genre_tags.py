@@ -1,7 +1,8 @@
 """FMA genres scored by the judge's tags (config ``judge.genre_tags``: genre -> list of tags).
 
 A genre's score is the highest probability among its tags (a track is Soul-RnB if it is soul or
-rnb). Genres the mapping leaves out get NA: the judge has no opinion on them, and no score is made up.
+rnb). Genres the mapping leaves out get NA: the judge has no opinion on them, and no score is
+made up.
 """
 
 from __future__ import annotations

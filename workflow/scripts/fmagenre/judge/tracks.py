@@ -4,9 +4,9 @@ One job per audio folder (like the features) writes ``results/judge/{folder}/{tr
 every ``ok`` track: ``taggram`` [patches, 50], ``penultimate`` [patches, 200] and ``musicnn``
 [400, 1] (the per-track mean and max over patches of the penultimate layer: the packed feature set
 ``musicnn``, one "frame"), plus ``manifest.tsv`` in the features' format so that
-:func:`fmagenre.data.pack.pack_dataset` packs it like the other sets. A rerun skips tracks whose file
-matches the source (size, mtime, else sha256), the weights and the judge code. Tracks are decoded
-one by one but their patches go through the network in batches spanning several tracks.
+:func:`fmagenre.data.pack.pack_dataset` packs it like the other sets. A rerun skips tracks whose
+file matches the source (size, mtime, else sha256), the weights, ``max_patches`` and the judge code.
+Tracks are decoded one by one; their patches go through the network in batches spanning tracks.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def judge_folder(
 def judge_tracks(
     manifest_tsvs: list[str | os.PathLike], model: str, weights_dir, out_tsv: str | os.PathLike
 ) -> pd.DataFrame:
-    """``results/judge/tracks.tsv``: track_id + the mean tag probability over each track's patches."""
+    """``results/judge/tracks.tsv``: track_id + each tag's mean probability over the patches."""
     tags = musicnn.load(model, weights_dir)[1]
     rows = []
     for manifest_tsv in manifest_tsvs:

@@ -53,7 +53,7 @@ def tag_lists(configuration_py: str) -> dict[str, list[str]]:
 
 
 def convert_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
-    """Check the wheel, extract both checkpoints and write their state dicts; return the manifest."""
+    """Check the wheel, extract both checkpoints, write their state dicts; return the manifest."""
     wheel, out_dir = Path(wheel), Path(out_dir)
     actual = sha256_file(wheel)
     if actual != WHEEL_SHA256:
