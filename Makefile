@@ -6,7 +6,11 @@ CONFIG ?= config/config.yaml
 CORES  ?= all
 SNAKE  := $(BIN)/snakemake --configfile $(CONFIG) --cores $(CORES)
 
-.PHONY: run test test-unit report bench lint format clean
+MUSICNN_CACHE := .cache/musicnn
+MUSICNN_WHEEL := $(MUSICNN_CACHE)/musicnn-0.1.0-py3-none-any.whl
+MUSICNN       := resources/musicnn/manifest.json
+
+.PHONY: run test test-unit report bench lint format clean setup
 
 $(BIN)/snakemake: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,19 +18,28 @@ $(BIN)/snakemake: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(BIN)/snakemake          ## run the whole workflow (default: embedded synthetic FMA)
+# musicnn's weights (the judge): fetched and converted once, here and never at run time. The wheel's
+# sha256 is pinned in fmagenre/judge/weights.py; manifest.json is written last, so a killed setup reruns.
+setup: $(MUSICNN)              ## fetch musicnn's wheel (pip download), check it, convert its weights
+
+$(MUSICNN): | $(BIN)/snakemake
+	$(BIN)/python -m pip download --quiet --no-deps musicnn==0.1.0 -d $(MUSICNN_CACHE)
+	PYTHONPATH=workflow/scripts $(BIN)/python -m fmagenre.judge.weights \
+		--wheel $(MUSICNN_WHEEL) --out resources/musicnn
+
+run: $(BIN)/snakemake $(MUSICNN)  ## run the whole workflow (default: embedded synthetic FMA)
 	$(SNAKE)
 
 report: $(BIN)/snakemake       ## self-contained HTML report of the last run
 	$(SNAKE) --report results/report.html
 
-test: $(BIN)/snakemake         ## the test suite (unit, end-to-end, SLURM)
+test: $(BIN)/snakemake $(MUSICNN)  ## the test suite (unit, end-to-end, SLURM)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
-test-unit: $(BIN)/snakemake    ## the fast unit layer, in parallel
+test-unit: $(BIN)/snakemake $(MUSICNN)  ## the fast unit layer, in parallel
 	$(BIN)/python -m pytest -m unit -n 2 $(PYTEST_ARGS)
 
-bench: $(BIN)/snakemake        ## benchmarks: features, training throughput, fma_full DAG
+bench: $(BIN)/snakemake $(MUSICNN)  ## benchmarks: features, training throughput, fma_full DAG
 	$(BIN)/python bench/run_all.py
 
 lint: $(BIN)/snakemake         ## ruff (lint + format check), snakefmt --check, snakemake --lint

@@ -29,6 +29,14 @@ GROUND_TRUTH = str(METADATA_DIR / "ground_truth.json")
 FIG_EXT = config["figures"]["format"]
 MODELS = list(config["models"])
 OPTIMISED_MODELS = list(config["optimise"]["models"])
+JUDGE = config["judge"]
+# A relative weights folder is the checkout's (made by `make setup`), whatever --directory says.
+JUDGE_WEIGHTS = Path(workflow.basedir) / JUDGE["weights_dir"]
+if not (JUDGE_WEIGHTS / "manifest.json").is_file():
+    raise WorkflowError(
+        f"musicnn weights missing under {JUDGE_WEIGHTS} (config key judge.weights_dir). "
+        "Fix: run `make setup` once (make run and make test do it when missing)."
+    )
 
 
 wildcard_constraints:
@@ -89,6 +97,22 @@ def folder_validations(wildcards):
 
 def folder_manifests(wildcards):
     return [f"results/features/{folder}/manifest.tsv" for folder in folders()]
+
+
+def judge_manifests(wildcards):
+    return [f"results/judge/{folder}/manifest.tsv" for folder in folders()]
+
+
+def pack_manifests(wildcards):
+    """The manifests a pack reads: the judge's for the musicnn embedding, else the features'."""
+    if wildcards.feature_set == "musicnn":
+        return judge_manifests(wildcards)
+    return folder_manifests(wildcards)
+
+
+def pack_frames(wildcards):
+    """The musicnn embedding is one frame per track; datasets.frames applies to the time series."""
+    return 1 if wildcards.feature_set == "musicnn" else config["datasets"]["frames"]
 
 
 def genre_slugs():
@@ -252,6 +276,12 @@ def optimise_targets():
     return targets
 
 
+def judge_targets():
+    return ["results/judge/tracks.tsv"] + expand(
+        "results/judge/audio/{model}.tsv", model=OPTIMISED_MODELS
+    )
+
+
 def figure_targets():
     names = [
         "genre_cooccurrence",
@@ -267,4 +297,10 @@ def figure_targets():
 
 
 def all_targets(wildcards):
-    return data_targets() + model_targets() + optimise_targets() + figure_targets()
+    return (
+        data_targets()
+        + model_targets()
+        + optimise_targets()
+        + judge_targets()
+        + figure_targets()
+    )

@@ -131,7 +131,7 @@ rule pack_dataset:
     input:
         tracks="results/splits/tracks.tsv",
         genres="results/splits/genres.tsv",
-        manifests=folder_manifests,
+        manifests=pack_manifests,
     output:
         **{split: f"results/datasets/{{feature_set}}/{split}.h5" for split in SPLITS},
     log:
@@ -144,7 +144,7 @@ rule pack_dataset:
         mem_mb=4000,
         runtime=60,
     params:
-        frames=config["datasets"]["frames"],
+        frames=pack_frames,
         code=fingerprint("pack_dataset"),
     script:
         "../workflow/scripts/pack_dataset.py"

@@ -40,6 +40,22 @@ def test_every_output_of_every_job_exists(workflow_run):
     assert set(summary["model"]) == set(config_models)
 
 
+def test_the_judge_tags_every_ok_track_and_every_written_wav(workflow_run):
+    report = _report(workflow_run)
+    tracks = pd.read_csv(workflow_run / "results/judge/tracks.tsv", sep="\t")
+    assert list(tracks["track_id"]) == sorted(report.loc[report["status"] == "ok", "track_id"])
+    assert tracks.shape[1] == 51 and "Hip-Hop" in tracks.columns
+    assert tracks.drop(columns="track_id").stack().between(0, 1).all()
+    genres = pd.read_csv(workflow_run / "results/splits/genres.tsv", sep="\t")
+    optimised = __import__("yaml").safe_load(TINY_CONFIG.read_text())["optimise"]["models"]
+    for model in optimised:
+        wavs = pd.read_csv(workflow_run / f"results/judge/audio/{model}.tsv", sep="\t")
+        expected = [f"{slug}{suffix}.wav" for slug in genres["slug"] for suffix in ("", "_best")]
+        assert list(wavs["wav"]) == expected, model
+    with h5py.File(workflow_run / "results/datasets/musicnn/training.h5") as packed:
+        assert packed["x"].shape[1:] == (400, 1)
+
+
 def test_every_planted_fault_gets_its_status(workflow_run):
     truth = json.loads((workflow_run / METADATA / "ground_truth.json").read_text())
     report = _report(workflow_run).set_index("track_id")

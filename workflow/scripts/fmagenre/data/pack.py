@@ -50,6 +50,7 @@ FEATURE_SETS = {
     "mfcc+chroma": ("mfcc", "chroma"),
     "mfcc+chroma+tonnetz": ("mfcc", "chroma", "tonnetz"),
     "mel": ("mel",),
+    "musicnn": ("musicnn",),  # the judge's embedding, [400, 1] per track (fmagenre.judge.tracks)
 }
 PAD_POLICY = "centre-crop; pad-end-wrap"
 PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")

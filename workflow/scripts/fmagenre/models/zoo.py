@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-ARCHITECTURES = ("li2010", "vgg")
+ARCHITECTURES = ("li2010", "vgg", "probe")
 
 # Li et al. 2010 as the FMA baselines reproduce it: the first conv spans every band.
 LI2010_FILTERS = [3, 15, 65]
@@ -17,6 +17,20 @@ LI2010_STRIDES = [4, 4, 4]
 # The seed paper's extra conv layer: 100 filters, 1x20 kernel.
 EXTRA_CONV = (100, 20, 1)
 VGG_CHANNELS = [16, 32, 64, 128]
+
+
+def dense_head(size: int, fc: list[int], dropout: float, n_classes: int) -> nn.Sequential:
+    """Flatten, then fully connected ReLU layers of ``fc`` units (dropout after each), then linear."""
+    head: list[nn.Module] = [nn.Flatten()]
+    for units in fc:
+        head += [nn.Linear(size, units), nn.ReLU()]
+        if dropout > 0:
+            head.append(nn.Dropout(dropout))
+        size = units
+    if not fc and dropout > 0:
+        head.append(nn.Dropout(dropout))
+    head.append(nn.Linear(size, n_classes))
+    return nn.Sequential(*head)
 
 
 class Li2010(nn.Module):
@@ -58,17 +72,7 @@ class Li2010(nn.Module):
             layers += [nn.Conv2d(previous, n_filters, (height, kernel), (1, stride)), nn.ReLU()]
             previous = n_filters
         self.features = nn.Sequential(*layers)
-        head: list[nn.Module] = [nn.Flatten()]
-        size = previous * width
-        for units in fc:
-            head += [nn.Linear(size, units), nn.ReLU()]
-            if dropout > 0:
-                head.append(nn.Dropout(dropout))
-            size = units
-        if not fc and dropout > 0:
-            head.append(nn.Dropout(dropout))
-        head.append(nn.Linear(size, n_classes))
-        self.head = nn.Sequential(*head)
+        self.head = dense_head(previous * width, fc, dropout, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x.unsqueeze(1)))
@@ -126,6 +130,8 @@ def build_model(spec: dict, in_channels: int, frames: int, n_classes: int) -> nn
         return VGG(
             in_channels, frames, n_classes, list(spec.get("channels") or VGG_CHANNELS), dropout
         )
+    if arch == "probe":
+        return dense_head(in_channels * frames, list(spec.get("fc") or []), dropout, n_classes)
     raise ValueError(
         f"model '{name}': unknown arch {arch!r}. Fix: set models.{name}.arch to one of {', '.join(ARCHITECTURES)}."
     )
