@@ -197,14 +197,14 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
     order = rng.permutation(n)
     genre_of = genre_of[order]
     ids = _assign_ids(n, rng)
-    # Artists: 1-3 tracks each within a genre (fewer in tiny genres, so that the artist-grouped split
+    # Artists: 1-2 tracks each within a genre (fewer in tiny genres, so that the artist-grouped split
     # can still give them validation and test tracks); albums one per artist. Many small artists keep
     # the trend tests' units of replication (artists) numerous.
     artist_of = np.empty(n, dtype=np.int64)
     next_artist = 1
     for genre in genres:
         idx = np.flatnonzero(genre_of == genre)
-        largest = int(np.clip(len(idx) // 10, 1, 3))
+        largest = int(np.clip(len(idx) // 10, 1, 2))
         position = 0
         while position < len(idx):
             size = int(rng.integers(1, largest + 1))
