@@ -15,6 +15,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/optimise.smk"
+include: "rules/evolution.smk"
 include: "rules/figures.smk"
 
 

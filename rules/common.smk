@@ -213,10 +213,8 @@ def optimise_targets():
         )
         targets += [
             f"results/optimise/{model}/gap.tsv",
-            f"results/optimise/{model}/evolution.tsv",
             f"results/audio/{model}/roundtrip.tsv",
             f"results/figures/optimise/{model}/gap.{FIG_EXT}",
-            f"results/figures/optimise/{model}/evolution.{FIG_EXT}",
             f"results/figures/optimise/{model}/optimised_inputs.{FIG_EXT}",
         ]
     return targets
@@ -237,4 +235,10 @@ def figure_targets():
 
 
 def all_targets(wildcards):
-    return data_targets() + model_targets() + optimise_targets() + figure_targets()
+    return (
+        data_targets()
+        + model_targets()
+        + optimise_targets()
+        + evolution_targets()  # rules/evolution.smk
+        + figure_targets()
+    )
