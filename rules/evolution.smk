@@ -40,12 +40,12 @@ def scheme_datasets(wildcards):
 
 
 def score_sources(wildcards):
-    """(checkpoint, pack, fold) triples: each checkpoint scores the tracks of its pack only."""
+    """[model file, pack, fold] triples: each model file scores the tracks of its pack only."""
     feature_set = config["models"][wildcards.model]["features"]
     if EVOLUTION["scores"] == "heldout":
-        checkpoint = f"results/models/{wildcards.model}/checkpoint.pt"
+        model_file = f"results/models/{wildcards.model}/checkpoint.pt"
         return [
-            [checkpoint, f"results/datasets/{feature_set}/{split}.h5", -1]
+            [model_file, f"results/datasets/{feature_set}/{split}.h5", -1]
             for split in ("validation", "test")
         ]
     return [
