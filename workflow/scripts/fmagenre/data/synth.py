@@ -6,8 +6,8 @@ two-level header), ``genres.csv`` and ``fma_{subset}/NNN/NNNNNN.mp3`` (44.1 kHz 
 with release year, broken clips) so that tests can check that the pipeline recovers them.
 
 Artists are random effects: each artist shifts its tracks' timbre (brightness, harmonic rolloff and
-count) and tempo, so tracks of one artist resemble each other and an artist-grouped split is harder
-than a random one, as in FMA. Planted drifts are of a realistic size: :data:`DRIFT_SD` within-genre
+count, noise), tempo, drum kit and dynamics and picks its key and scale, so tracks of one artist
+resemble each other and a random split scores higher than an artist-grouped one, as in FMA. Planted drifts are of a realistic size: :data:`DRIFT_SD` within-genre
 standard deviations (track scatter and artist effect together) across the whole year range, stated
 in ``ground_truth.json`` in SD units, scaled by ``drift_scale`` (0 = a null dataset); every third
 genre is a no-drift control.
@@ -110,11 +110,17 @@ _CENTRES = {
 }
 _SCALES = {"major": [0, 2, 4, 5, 7, 9, 11], "minor": [0, 2, 3, 5, 7, 8, 10],
            "pentatonic": [0, 2, 4, 7, 9], "chromatic": list(range(12))}
-# Within-genre scatter of the drifting parameters per track and per artist (the artist effect), in
-# the parameters' own units; tempo scatters on a log scale. The artists' share of the variance is
-# ARTIST_SD**2 / (ARTIST_SD**2 + TRACK_SD**2) = 0.31 for both (bench/bench_evolution.py uses it).
-TRACK_SD = {"bright": 0.12, "tempo": 0.12}
-ARTIST_SD = {"bright": 0.08, "tempo": 0.08, "rolloff": 0.2, "harmonics": 1.5}
+# Within-genre scatter per track and per artist (the artist effect), in the parameters' own units;
+# tempo and noise scatter on a log scale. For the drifting parameters (bright, tempo) the artists'
+# share of the variance is ARTIST_SD**2 / (ARTIST_SD**2 + TRACK_SD**2) = 0.31 (bench/bench_evolution.py
+# uses it); the other parameters are mostly the artist's (its sound), which is what makes a random,
+# non-artist-grouped split leak.
+TRACK_SD = {"bright": 0.12, "tempo": 0.12, "kick": 0.05, "snare": 0.05, "hat": 0.05, "bass": 0.05,
+            "harmonics": 0.5, "rolloff": 0.08, "noise": 0.12, "dyn": 0.04, "notes": 0.3}
+ARTIST_SD = {"bright": 0.08, "tempo": 0.08, "kick": 0.19, "snare": 0.19, "hat": 0.19, "bass": 0.19,
+             "harmonics": 1.9, "rolloff": 0.29, "noise": 0.48, "dyn": 0.14, "notes": 0.6}
+ARTIST_OWN_KEY = 0.8  # share of an artist's tracks in the artist's own key root
+COLOUR_GAIN = 1.0  # amplitude of the artist's resonance relative to the mix (+6 dB at its peak)
 DRIFT_SD = 1.5  # planted change across YEARS, in within-genre SDs (drift_scale multiplies it)
 # Per-genre drift with release year: `bright` moves the spectral tilt (and so the spectral centroid),
 # `tempo` the beat (multiplicatively). None = a no-drift control genre. Signs alternate so that a
@@ -268,18 +274,26 @@ def _drifts(genres: list[str], drift_scale: float = 1.0) -> dict[str, dict]:
     return drifts
 
 
-def _artist_effects(n_artists: int, seed: int) -> np.ndarray:
-    """[n_artists, 4] shifts of (bright, log tempo, rolloff, harmonics) per artist id."""
+def _artist_effects(n_artists: int, seed: int) -> list[dict]:
+    """Per artist id: a shift of every :data:`ARTIST_SD` parameter, a key root, a scale draw."""
     rng = np.random.default_rng(seed + 13)
-    names = ("bright", "tempo", "rolloff", "harmonics")
-    return rng.normal(0.0, [ARTIST_SD[k] for k in names], size=(n_artists, len(names)))
+    names = sorted(ARTIST_SD)
+    shifts = rng.normal(0.0, [ARTIST_SD[k] for k in names], size=(n_artists, len(names)))
+    roots = rng.integers(40, 52, n_artists)
+    colour = np.exp(rng.uniform(np.log(300.0), np.log(5000.0), n_artists))
+    own_scale = rng.random(n_artists) < 0.8
+    other = rng.choice(list(_SCALES), n_artists)
+    return [{**dict(zip(names, row.tolist())), "root": int(root), "own_scale": bool(own), "scale": str(alt),
+             "colour_hz": float(hz)} for row, root, own, alt, hz in zip(shifts, roots, own_scale, other, colour)]
 
 
 def track_parameters(genre: str, year: int, blend: str | None, drift: dict,
-                     rng: np.random.Generator, artist=(0.0, 0.0, 0.0, 0.0)) -> dict:
-    """Synthesis parameters of one track: the genre centre + the artist's effect (bright, log tempo,
-    rolloff, harmonics shifts) + scatter (+ blend) + the year's drift."""
-    bright_shift, tempo_shift, rolloff_shift, harmonics_shift = artist
+                     rng: np.random.Generator, artist: dict | None = None) -> dict:
+    """Synthesis parameters of one track: the genre centre + the artist's effect (an element of
+    :func:`_artist_effects`; None = an artist without one, its key and scale drawn per track) +
+    scatter (+ blend) + the year's drift."""
+    a = artist or {key: 0.0 for key in ARTIST_SD}
+    t = TRACK_SD
     centre = dict(_CENTRES[genre])
     if blend:
         other = _CENTRES[blend]
@@ -287,21 +301,27 @@ def track_parameters(genre: str, year: int, blend: str | None, drift: dict,
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 centre[key] = 0.75 * centre[key] + 0.25 * value
     p = {
-        "tempo": centre["tempo"] * float(np.exp(tempo_shift + rng.normal(0, TRACK_SD["tempo"]))),
-        "kick": float(np.clip(centre["kick"] + rng.normal(0, 0.2), 0, 1)),
-        "snare": float(np.clip(centre["snare"] + rng.normal(0, 0.2), 0, 1)),
-        "hat": float(np.clip(centre["hat"] + rng.normal(0, 0.2), 0, 1)),
-        "bass": float(np.clip(centre["bass"] + rng.normal(0, 0.2), 0, 1)),
-        "harmonics": int(np.clip(round(centre["harmonics"] + harmonics_shift + rng.normal(0, 2)), 1, 16)),
-        "rolloff": float(np.clip(centre["rolloff"] + rolloff_shift + rng.normal(0, 0.3), 0.2, 2.5)),
-        "bright": float(np.clip(centre["bright"] + bright_shift + rng.normal(0, TRACK_SD["bright"]), 0.05, 0.95)),
-        "noise": float(np.clip(centre["noise"] * np.exp(rng.normal(0, 0.5)), 0.0, 0.6)),
-        "scale": centre["scale"] if rng.random() < 0.8 else str(rng.choice(list(_SCALES))),
-        "dyn": float(np.clip(centre["dyn"] + rng.normal(0, 0.15), 0, 0.9)),
-        "notes": int(np.clip(round(centre["notes"] + rng.normal(0, 0.7)), 1, 4)),
-        "root": int(rng.integers(40, 52)),  # MIDI note of the key's root (bass octave)
+        "tempo": centre["tempo"] * float(np.exp(a["tempo"] + rng.normal(0, t["tempo"]))),
+        "kick": float(np.clip(centre["kick"] + a["kick"] + rng.normal(0, t["kick"]), 0, 1)),
+        "snare": float(np.clip(centre["snare"] + a["snare"] + rng.normal(0, t["snare"]), 0, 1)),
+        "hat": float(np.clip(centre["hat"] + a["hat"] + rng.normal(0, t["hat"]), 0, 1)),
+        "bass": float(np.clip(centre["bass"] + a["bass"] + rng.normal(0, t["bass"]), 0, 1)),
+        "harmonics": int(np.clip(round(centre["harmonics"] + a["harmonics"] + rng.normal(0, t["harmonics"])), 1, 16)),
+        "rolloff": float(np.clip(centre["rolloff"] + a["rolloff"] + rng.normal(0, t["rolloff"]), 0.2, 2.5)),
+        "bright": float(np.clip(centre["bright"] + a["bright"] + rng.normal(0, t["bright"]), 0.05, 0.95)),
+        "noise": float(np.clip(centre["noise"] * np.exp(a["noise"] + rng.normal(0, t["noise"])), 0.0, 0.6)),
+        "dyn": float(np.clip(centre["dyn"] + a["dyn"] + rng.normal(0, t["dyn"]), 0, 0.9)),
+        "notes": int(np.clip(round(centre["notes"] + a["notes"] + rng.normal(0, t["notes"])), 1, 4)),
+        # MIDI note of the key's root (bass octave): mostly the artist's key
+        "root": int(a["root"] if artist and rng.random() < ARTIST_OWN_KEY else rng.integers(40, 52)),
         "pan": float(rng.uniform(-0.4, 0.4)),
+        # the artist's production: a resonance at its own frequency on every track (0 = none)
+        "colour_hz": float(artist["colour_hz"]) if artist else 0.0,
     }
+    if artist:
+        p["scale"] = centre["scale"] if artist["own_scale"] else artist["scale"]
+    else:
+        p["scale"] = centre["scale"] if rng.random() < 0.8 else str(rng.choice(list(_SCALES)))
     shift = drift["slope_per_year"] * (year - drift["reference_year"])
     if drift["parameter"] == "bright":
         p["bright"] = float(np.clip(p["bright"] + shift, 0.02, 0.98))
@@ -388,7 +408,13 @@ def _phrase(params: dict, seconds: float, rng: np.random.Generator) -> np.ndarra
     low = _one_pole(noise, 1.0 - params["bright"])
     mix += params["noise"] * (params["bright"] * (noise - low) + (1 - params["bright"]) * low)
     # Brightness also shapes the whole mix (FMA's production varies): a gentle tilt filter.
-    return params["bright"] * mix + (1 - params["bright"]) * _one_pole(mix, 0.85) * 1.5
+    mix = params["bright"] * mix + (1 - params["bright"]) * _one_pole(mix, 0.85) * 1.5
+    if params.get("colour_hz"):  # the artist's production colour (the "album effect" of MIR)
+        from scipy.signal import iirpeak, lfilter
+
+        b, a = iirpeak(params["colour_hz"], Q=3.0, fs=sr)
+        mix = mix + COLOUR_GAIN * lfilter(b, a, mix)
+    return mix
 
 
 def _one_pole(x: np.ndarray, alpha: float) -> np.ndarray:
