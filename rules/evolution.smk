@@ -153,8 +153,18 @@ rule evolution_train:
         checkpoint="results/evolution/{model}/{scheme}/checkpoint.pt",
         history="results/evolution/{model}/{scheme}/history.csv",
         metrics="results/evolution/{model}/{scheme}/metrics.json",
-        curves="results/evolution/{model}/{scheme}/curves.png",
-        confusion="results/evolution/{model}/{scheme}/confusion.png",
+        curves=report(
+            "results/evolution/{model}/{scheme}/curves.png",
+            caption="../workflow/report/model_curves.rst",
+            category="Evolution",
+            subcategory="{model} {scheme} model",
+        ),
+        confusion=report(
+            "results/evolution/{model}/{scheme}/confusion.png",
+            caption="../workflow/report/model_confusion.rst",
+            category="Evolution",
+            subcategory="{model} {scheme} model",
+        ),
     log:
         "logs/evolution/{model}/{scheme}/train.log",
     benchmark:

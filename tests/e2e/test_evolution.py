@@ -34,9 +34,10 @@ def read(run: Path, relative: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def null_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("null_run")
-    snakemake(workdir, "--cores", "2", "--configfile", str(ROOT / "tests/e2e/tiny.yaml"), str(NULL_CONFIG),
-              "results/evolution/li2010/trends.tsv", "results/evolution/li2010/temporal_generalisation.tsv",
-              "results/figures/evolution/li2010/margin.png")
+    # targets before --configfile: it takes every following word as a config file
+    snakemake(workdir, "--cores", "2", "results/evolution/li2010/trends.tsv",
+              "results/evolution/li2010/temporal_generalisation.tsv", "results/figures/evolution/li2010/margin.png",
+              "--configfile", str(ROOT / "tests/e2e/tiny.yaml"), str(NULL_CONFIG))
     return workdir
 
 
