@@ -7,14 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from models_helpers import GENRES, spec, write_packs
-
 from fmagenre.evolution.measures import model_outputs, score_tracks
 from fmagenre.io import read_tsv, write_tsv
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.checkpoint import save_checkpoint
 from fmagenre.models.margin import genre_margins
 from fmagenre.models.zoo import build_model
+from models_helpers import GENRES, spec, write_packs
 
 
 def checkpoint(tmp_path, name, feature_set, frames, packs, **model):

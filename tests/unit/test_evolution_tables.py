@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from fmagenre.evolution.cells import cell_table, eligible_tracks, period_bins
-from fmagenre.evolution.folds import assign_folds, fold_split_table, temporal_split_table
+from fmagenre.evolution.folds import (
+    assign_folds,
+    fold_split_table,
+    temporal_split_table,
+)
 from fmagenre.evolution.measures import resolve_octaves
 from fmagenre.evolution.tables import displacement, trends_table
 from fmagenre.evolution.temporal import accuracy_drops
