@@ -16,6 +16,7 @@ include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/optimise.smk"
 include: "rules/judge.smk"
+include: "rules/evolution.smk"
 include: "rules/figures.smk"
 
 

@@ -31,7 +31,9 @@ def main() -> int:
         print(f"({script.name} took {time.perf_counter() - start:.1f} s)")
     out = HERE.parent / "results" / "bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(collected, indent=2) + "\n")
+    # merged into what is there: a failed benchmark keeps its previous numbers
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    out.write_text(json.dumps({**previous, **collected}, indent=2) + "\n")
     print(f"\nwrote {out}")
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)

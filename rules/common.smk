@@ -267,10 +267,8 @@ def optimise_targets():
         )
         targets += [
             f"results/optimise/{model}/gap.tsv",
-            f"results/optimise/{model}/evolution.tsv",
             f"results/audio/{model}/roundtrip.tsv",
             f"results/figures/optimise/{model}/gap.{FIG_EXT}",
-            f"results/figures/optimise/{model}/evolution.{FIG_EXT}",
             f"results/figures/optimise/{model}/optimised_inputs.{FIG_EXT}",
         ]
     return targets
@@ -302,5 +300,6 @@ def all_targets(wildcards):
         + model_targets()
         + optimise_targets()
         + judge_targets()
+        + evolution_targets()  # rules/evolution.smk
         + figure_targets()
     )

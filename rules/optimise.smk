@@ -1,7 +1,7 @@
-# Input optimisation stage: per-track scores -> per-genre optimum -> gap, evolution -> audio + round trip.
+# Input optimisation stage: per-track scores -> per-genre optimum -> gap -> audio + round trip.
 # All paths are the contract of docs/ARCHITECTURE.md ("Input optimisation and audio").
 
-# Only what the maximisation uses, so that changing e.g. the evolution periods reruns no optimisation.
+# Only what the maximisation uses, so that changing e.g. the audio settings reruns no optimisation.
 MAXIMISE = {
     key: config["optimise"][key]
     for key in (
@@ -96,37 +96,6 @@ rule representativeness_gap:
         "../workflow/scripts/representativeness_gap.py"
 
 
-rule genre_evolution:
-    input:
-        unpack(optimise_model_inputs),
-        scores="results/optimise/{model}/track_scores.tsv",
-        optima=optimised_genres,
-    output:
-        evolution=report(
-            "results/optimise/{model}/evolution.tsv",
-            caption="../workflow/report/optimise_evolution_table.rst",
-            category="Input optimisation",
-            subcategory="{model}",
-        ),
-    log:
-        "logs/optimise/{model}/evolution.log",
-    benchmark:
-        "benchmarks/optimise/{model}/evolution.tsv"
-    conda:
-        "../envs/fmagenre.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
-        gpu=0,
-    params:
-        period_years=config["optimise"]["period_years"],
-        periods=config["optimise"]["periods"],
-        code=fingerprint("genre_evolution"),
-    script:
-        "../workflow/scripts/genre_evolution.py"
-
-
 rule invert_genre:
     input:
         optimum="results/optimise/{model}/{genre}.h5",
@@ -215,32 +184,6 @@ rule gap_figure:
         code=fingerprint("gap_figure"),
     script:
         "../workflow/scripts/gap_figure.py"
-
-
-rule evolution_figure:
-    input:
-        evolution="results/optimise/{model}/evolution.tsv",
-    output:
-        figure=report(
-            f"results/figures/optimise/{{model}}/evolution.{FIG_EXT}",
-            caption="../workflow/report/optimise_evolution.rst",
-            category="Input optimisation",
-            subcategory="{model}",
-        ),
-    log:
-        "logs/figures/optimise/{model}/evolution.log",
-    benchmark:
-        "benchmarks/figures/optimise/{model}/evolution.tsv"
-    conda:
-        "../envs/fmagenre.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        code=fingerprint("evolution_figure"),
-    script:
-        "../workflow/scripts/evolution_figure.py"
 
 
 rule optimised_inputs_figure:

@@ -7,7 +7,7 @@ import pytest
 from fmagenre.figures.report_check import report_contents
 from runner import snakemake
 
-CATEGORIES = {"Data", "Exploration", "Models", "Input optimisation", "Audio"}
+CATEGORIES = {"Data", "Exploration", "Models", "Input optimisation", "Audio", "Evolution"}
 EDA = ["genre_cooccurrence", "genres_per_track", "tracks_per_split", "tracks_per_year", "mean_mel",
        "mel_difference"]
 FIGURE_SUFFIXES = {".png", ".svg", ".pdf"}
@@ -24,8 +24,14 @@ def _files(run, folder, suffixes):
     return sorted(str(p.relative_to(run)) for p in (run / folder).rglob("*") if p.suffix in suffixes)
 
 
-def test_report_has_the_five_categories(report):
+def test_report_has_the_six_categories(report):
     assert set(report["categories"]) == CATEGORIES
+
+
+def test_evolution_section_lists_the_verdicts(report):
+    evolution = report["categories"]["Evolution"]
+    assert "results/evolution/vgg_mel/trends.tsv" in evolution["Verdicts"]
+    assert "results/evolution/li2010/temporal_generalisation.tsv" in {p for ps in evolution.values() for p in ps}
 
 
 def test_every_figure_of_the_run_is_in_the_report(workflow_run, report):

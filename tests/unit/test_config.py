@@ -96,6 +96,21 @@ def test_optimised_model_must_be_configured(default_config):
     assert "optimise.models" in _problem(default_config)
 
 
+@pytest.mark.parametrize("key", ["models", "temporal_model"])
+def test_evolution_models_must_be_configured(default_config, key):
+    default_config["evolution"][key] = ["nonexistent"] if key == "models" else "nonexistent"
+    message = _problem(default_config)
+    assert f"evolution.{key}" in message and "nonexistent" in message and "vgg_mel" in message
+
+
+def test_evolution_defaults_live_in_the_schema(default_config):
+    evolution = validate_config(copy.deepcopy(default_config))["evolution"]
+    assert (evolution["folds"], evolution["scores"], evolution["period_years"]) == (5, "crossfit", 3)
+    assert (evolution["min_tracks"], evolution["min_artists"], evolution["bootstrap"]) == (8, 3, 1000)
+    assert evolution["year_source"] == "released" and evolution["permutations"] >= 999
+    assert validate_config(copy.deepcopy(default_config))["dataset"]["synthetic"]["drift_scale"] == 1.0
+
+
 def test_all_problems_are_reported_at_once(default_config):
     default_config["features"]["n_mfc"] = 13
     default_config["validation"]["min_seconds"] = "long"

@@ -48,11 +48,13 @@ def test_subsets_are_nested(excerpt):
 def test_track_table_columns_and_year_fallback(excerpt):
     table, genres = build_track_table(excerpt / "tracks.csv", excerpt / "genres.csv", "full")
     assert list(table.columns) == ["track_id", "folder", "path", "subset", "split", "genre_top", "genres",
-                                   "genres_all", "genres_all_top", "artist_id", "year", "duration"]
+                                   "genres_all", "genres_all_top", "artist_id", "year", "year_released",
+                                   "year_created", "duration"]
     row = table.set_index("track_id").loc[20]
     assert row["path"] == "000/000020.mp3" and row["folder"] == "000"
     assert row["genres_all_top"] == "Folk|Pop"
     assert row["year"] == 2008  # no release date: falls back to the track's creation year
+    assert pd.isna(row["year_released"]) and row["year_created"] == 2008  # evolution.year_source
     assert table.set_index("track_id").loc[1235, "folder"] == "001"
     assert set(genres.columns) == {"genre_id", "parent", "title", "top_level", "n_tracks"}
 

@@ -1,6 +1,6 @@
 """The optimisation stage's jobs chained on a tiny trained model with real packs and a real checkpoint.
 
-score_tracks -> optimise_genre -> gap / evolution -> invert_genre -> audio_roundtrip -> figures, as the
+score_tracks -> optimise_genre -> gap -> invert_genre -> audio_roundtrip -> figures, as the
 rules run them, for a whole-clip model and a segment model (whose optimum is looped to the clip).
 """
 
@@ -17,14 +17,14 @@ import torch
 
 from fmagenre.data.pack import fit_frames
 from fmagenre.features.extract import FeatureParams, compute_features
-from fmagenre.figures.optimise import evolution_figure, gap_figure, optimised_inputs_figure
+from fmagenre.figures.optimise import gap_figure, optimised_inputs_figure
 from fmagenre.io import genre_slug, read_tsv, write_tsv
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.checkpoint import save_checkpoint
 from fmagenre.models.zoo import build_model
 from fmagenre.optimise.audio import AudioParams, audio_roundtrip, invert_genre
 from fmagenre.optimise.maximise import OptimiseParams, optimise_genre
-from fmagenre.optimise.scores import evolution_table, gap_table, score_tracks
+from fmagenre.optimise.scores import gap_table, score_tracks
 
 FEATURE = FeatureParams(n_mfcc=20, n_mels=64)
 GENRES = ["Dark Folk", "Hip-Hop", "Rock"]
@@ -120,10 +120,6 @@ def test_stage_end_to_end(tmp_path, kind):
     for row in gap.itertuples():
         assert row.optimum_logit > scores[f"logit_{genre_slug(row.genre)}"].max()
 
-    evolution_table(checkpoint, datasets, scores_tsv, optima, str(tmp_path / "evolution.tsv"), period_years=4)
-    evolution = read_tsv(tmp_path / "evolution.tsv")
-    assert set(evolution["genre"]) == set(GENRES) and evolution["n_tracks"].sum() == len(scores)
-
     audio = AudioParams(seconds=None, n_iter=8)
     wavs = [(str(tmp_path / f"{s}.wav"), str(tmp_path / f"{s}_best.wav")) for s in slugs]
     for path, (wav, best) in zip(optima, wavs):
@@ -150,6 +146,5 @@ def test_stage_end_to_end(tmp_path, kind):
 
     figures = tmp_path / "figures"
     gap_figure(str(tmp_path / "gap.tsv"), str(figures / "gap.png"), model=kind)
-    evolution_figure(str(tmp_path / "evolution.tsv"), str(figures / "evolution.png"), model=kind)
     optimised_inputs_figure(optima, str(figures / "optimised_inputs.png"), model=kind)
-    assert all((figures / f"{name}.png").stat().st_size > 10_000 for name in ("gap", "evolution", "optimised_inputs"))
+    assert all((figures / f"{name}.png").stat().st_size > 10_000 for name in ("gap", "optimised_inputs"))

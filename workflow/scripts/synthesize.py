@@ -19,5 +19,6 @@ generate(
     faults=settings["faults"],
     audio=settings["audio"],
     n_tracks=settings["n_tracks"],
+    drift_scale=settings["drift_scale"],
     workers=snakemake.threads,
 )

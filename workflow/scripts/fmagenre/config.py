@@ -144,10 +144,14 @@ def semantic_problems(config: dict) -> list[str]:
                 f"config key 'figures.baseline_genre' is '{baseline}', which the dataset does not have. "
                 f"Fix: use one of {', '.join(genres)}."
             )
-    for name in config["optimise"]["models"]:
+    named = [("optimise.models", name) for name in config["optimise"]["models"]]
+    named += [("evolution.models", name) for name in config["evolution"]["models"]]
+    if config["evolution"]["temporal_model"] is not None:
+        named.append(("evolution.temporal_model", config["evolution"]["temporal_model"]))
+    for key, name in named:
         if name not in config["models"]:
             problems.append(
-                f"config key 'optimise.models' names model '{name}', which is not under 'models'. "
+                f"config key '{key}' names model '{name}', which is not under 'models'. "
                 f"Fix: use one of {', '.join(config['models'])}."
             )
     return problems

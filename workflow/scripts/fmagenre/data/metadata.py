@@ -38,7 +38,7 @@ DATE_COLUMNS = [("track", "date_created"), ("track", "date_recorded"), ("album",
                 ("artist", "active_year_end")]
 SPLITS = ("training", "validation", "test")
 TABLE_COLUMNS = ["track_id", "folder", "path", "subset", "split", "genre_top", "genres", "genres_all",
-                 "genres_all_top", "artist_id", "year", "duration"]
+                 "genres_all_top", "artist_id", "year", "year_released", "year_created", "duration"]
 
 
 class MetadataError(ValueError):
@@ -248,6 +248,8 @@ def build_track_table(tracks_csv, genres_csv, subset: str) -> tuple[pd.DataFrame
         "genres_all_top": tops,
         "artist_id": tracks[("artist", "id")].to_numpy(),
         "year": year.astype("Int64").to_numpy(),
+        "year_released": released.astype("Int64").to_numpy(),  # album.date_released
+        "year_created": created.astype("Int64").to_numpy(),  # track.date_created (evolution.year_source)
         "duration": tracks[("track", "duration")].to_numpy(),
     }, columns=TABLE_COLUMNS)
     no_genre = int((table["genres_all"] == "[]").sum())

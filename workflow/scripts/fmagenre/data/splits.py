@@ -24,11 +24,12 @@ log = logging.getLogger("fmagenre.splits")
 TRACK_COLUMNS = ["track_id", "split", "genre_top", "label", "year", "genres_all", "artist_id", "folder"]
 
 
-def grouped_split(genre: pd.Series, artist: pd.Series, seed: int) -> pd.Series:
+def grouped_split(genre: pd.Series, artist: pd.Series, seed: int, held_out_share: float = 0.1) -> pd.Series:
     """80/10/10 per genre with whole artists (FMA's artist filter: an artist is in one split only).
 
-    Each artist belongs to its most frequent genre. Targets per genre: 10 % of its tracks for validation
-    and for test (at least one track each once a genre has 5 tracks), the rest for training. Artists,
+    Each artist belongs to its most frequent genre. Targets per genre: ``held_out_share`` (FMA: 10 %)
+    of its tracks for validation and for test (at least one track each once a genre has 5 tracks), the
+    rest for training. Artists,
     in a seeded random order, each go where they most reduce the squared error relative to the
     targets, so a small held-out split is not swamped by one big artist, and every split ends within
     one artist's tracks of its target.
@@ -42,7 +43,7 @@ def grouped_split(genre: pd.Series, artist: pd.Series, seed: int) -> pd.Series:
     for name in sorted(frame["genre"].unique()):
         artists = np.sort(home.index[home == name].to_numpy())
         n = int(sizes.loc[artists].sum())
-        held_out = max(1, round(0.1 * n)) if n >= 5 else 0
+        held_out = max(1, round(held_out_share * n)) if n >= 5 else 0
         target = np.array([n - 2 * held_out, held_out, held_out], dtype=float)
         deficit = target.copy()
         for a in rng.permutation(artists):

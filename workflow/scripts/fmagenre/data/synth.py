@@ -5,6 +5,13 @@ two-level header), ``genres.csv`` and ``fma_{subset}/NNN/NNNNNN.mp3`` (44.1 kHz 
 ``ground_truth.json``, which records every planted effect (genre synthesis parameters, per-genre drifts
 with release year, broken clips) so that tests can check that the pipeline recovers them.
 
+Artists are random effects: each artist shifts its tracks' timbre (brightness, harmonic rolloff and
+count, noise), tempo, drum kit and dynamics and picks its key and scale, so tracks of one artist
+resemble each other and a random split scores higher than an artist-grouped one, as in FMA. Planted drifts are of a realistic size: :data:`DRIFT_SD` within-genre
+standard deviations (track scatter and artist effect together) across the whole year range, stated
+in ``ground_truth.json`` in SD units, scaled by ``drift_scale`` (0 = a null dataset); every third
+genre is a no-drift control.
+
 Each genre is a distribution over musical parameters (tempo, drum pattern, bass, harmonic timbre,
 scale, noise, dynamics). Genres overlap on purpose: per-track parameters scatter widely around the
 genre's centre, and tracks with a second root genre borrow a quarter of its character, so a good
@@ -110,10 +117,24 @@ _CENTRES = {
 }
 _SCALES = {"major": [0, 2, 4, 5, 7, 9, 11], "minor": [0, 2, 3, 5, 7, 8, 10],
            "pentatonic": [0, 2, 4, 7, 9], "chromatic": list(range(12))}
-# Per-genre drift with release year. `bright` moves the spectral tilt (and so the spectral centroid),
-# `tempo` the beat. Signs alternate so that a trend test cannot pass by a global bias.
-_DRIFT_SLOPES = {"bright": 0.035, "tempo": 1.5}
-_DRIFT_OBSERVABLE = {"bright": "spectral centroid (higher = brighter)", "tempo": "beats per minute"}
+# Within-genre scatter per track and per artist (the artist effect), in the parameters' own units;
+# tempo and noise scatter on a log scale. For the drifting parameters (bright, tempo) the artists'
+# share of the variance is ARTIST_SD**2 / (ARTIST_SD**2 + TRACK_SD**2) = 0.31 (bench/bench_evolution.py
+# uses it); the other parameters are mostly the artist's (its sound), which is what makes a random,
+# non-artist-grouped split leak.
+TRACK_SD = {"bright": 0.12, "tempo": 0.12, "kick": 0.05, "snare": 0.05, "hat": 0.05, "bass": 0.05,
+            "harmonics": 0.5, "rolloff": 0.08, "noise": 0.12, "dyn": 0.04, "notes": 0.3}
+ARTIST_SD = {"bright": 0.08, "tempo": 0.08, "kick": 0.19, "snare": 0.19, "hat": 0.19, "bass": 0.19,
+             "harmonics": 1.9, "rolloff": 0.29, "noise": 0.48, "dyn": 0.14, "notes": 0.6}
+ARTIST_OWN_KEY = 0.8  # share of an artist's tracks in the artist's own key root
+COLOUR_GAIN = 1.0  # amplitude of the artist's resonance relative to the mix (+6 dB at its peak)
+DRIFT_SD = 1.5  # planted change across YEARS, in within-genre SDs (drift_scale multiplies it)
+# Per-genre drift with release year: `bright` moves the spectral tilt (and so the spectral centroid),
+# `tempo` the beat (multiplicatively). None = a no-drift control genre. Signs alternate so that a
+# trend test cannot pass by a global bias.
+_DRIFT_CYCLE = [("bright", 1), ("tempo", 1), (None, 0), ("bright", -1), ("tempo", -1), (None, 0)]
+_DRIFT_OBSERVABLE = {"bright": "spectral centroid (higher = brighter)", "tempo": "beats per minute",
+                     None: "none (control genre)"}
 
 # Planted faults: the kind, the status validation must give it, and for short clips their length as a
 # share of the clip (3 s and 5 s of a 30 s clip, like fma_small's 098565/098567/098569).
@@ -166,7 +187,17 @@ def _assign_ids(n_total: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(np.arange(2, span), size=n_total, replace=False))
 
 
-def _metadata(preset: str, counts: dict[str, int], seed: int):
+def within_genre_sd(parameter: str) -> float:
+    """Within-genre SD of a drifting parameter (track scatter and artist effect together)."""
+    return float(np.hypot(TRACK_SD[parameter], ARTIST_SD[parameter]))
+
+
+def artist_variance_share(parameter: str = "bright") -> float:
+    """Share of a drifting parameter's within-genre variance that is the artist's effect."""
+    return ARTIST_SD[parameter] ** 2 / within_genre_sd(parameter) ** 2
+
+
+def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: float):
     """Draw every track's metadata and synthesis parameters (no audio)."""
     rng = np.random.default_rng(seed)
     genres = preset_genres(preset)
@@ -179,20 +210,21 @@ def _metadata(preset: str, counts: dict[str, int], seed: int):
     order = rng.permutation(n)
     genre_of = genre_of[order]
     ids = _assign_ids(n, rng)
-    # Artists: 1-4 tracks each within a genre (fewer in tiny genres, so that the artist-grouped split
-    # can still give them validation and test tracks); albums one per artist.
+    # Artists: 1-2 tracks each within a genre (fewer in tiny genres, so that the artist-grouped split
+    # can still give them validation and test tracks); albums one per artist. Many small artists keep
+    # the trend tests' units of replication (artists) numerous.
     artist_of = np.empty(n, dtype=np.int64)
     next_artist = 1
     for genre in genres:
         idx = np.flatnonzero(genre_of == genre)
-        largest = int(np.clip(len(idx) // 10, 1, 4))
+        largest = int(np.clip(len(idx) // 10, 1, 2))
         position = 0
         while position < len(idx):
             size = int(rng.integers(1, largest + 1))
             artist_of[idx[position:position + size]] = next_artist
             next_artist += 1
             position += size
-    split = grouped_split(pd.Series(genre_of), pd.Series(artist_of), seed).to_numpy()
+    split = grouped_split(pd.Series(genre_of), pd.Series(artist_of), seed, held_out_share).to_numpy()
     artist_year = rng.integers(YEARS[0], YEARS[1] + 1, size=next_artist)
     year = artist_year[artist_of]
     # Multi-label: sub-genres, and for some tracks a second root genre. genres_all adds every ancestor
@@ -232,21 +264,46 @@ def _metadata(preset: str, counts: dict[str, int], seed: int):
                 genre_top_col=genre_top_col, blend_with=blend_with, rng=rng)
 
 
-def _drifts(genres: list[str]) -> dict[str, dict]:
-    """One drift per genre (alternating parameter and sign), per year of release."""
+def _drifts(genres: list[str], drift_scale: float = 1.0) -> dict[str, dict]:
+    """Per genre: the drifting parameter (None for controls), its change across YEARS in within-genre
+    SDs (``sd_units``) and per year in the parameter's units (log units for tempo)."""
+    if drift_scale < 0:
+        raise ValueError(f"dataset.synthetic.drift_scale = {drift_scale}; fix: a number >= 0 (0 = no drift)")
     drifts = {}
     for index, genre in enumerate(genres):
-        parameter = "bright" if index % 2 == 0 else "tempo"
-        sign = 1 if (index // 2) % 2 == 0 else -1
-        drifts[genre] = {"parameter": parameter, "slope_per_year": sign * _DRIFT_SLOPES[parameter],
-                         "sign": sign, "reference_year": (YEARS[0] + YEARS[1]) / 2,
-                         "observable": _DRIFT_OBSERVABLE[parameter]}
+        parameter, sign = _DRIFT_CYCLE[index % len(_DRIFT_CYCLE)]
+        sd_units = DRIFT_SD * drift_scale if parameter else 0.0
+        sign = sign if sd_units else 0
+        sd = within_genre_sd(parameter) if parameter else 0.0
+        drifts[genre] = {
+            "parameter": parameter, "sign": sign, "sd_units": sd_units, "within_genre_sd": sd,
+            "units": {"bright": "brightness (0..1)", "tempo": "log(bpm)", None: ""}[parameter],
+            "slope_per_year": sign * sd_units * sd / (YEARS[1] - YEARS[0]),
+            "reference_year": (YEARS[0] + YEARS[1]) / 2, "observable": _DRIFT_OBSERVABLE[parameter],
+        }
     return drifts
 
 
+def _artist_effects(n_artists: int, seed: int) -> list[dict]:
+    """Per artist id: a shift of every :data:`ARTIST_SD` parameter, a key root, a scale draw."""
+    rng = np.random.default_rng(seed + 13)
+    names = sorted(ARTIST_SD)
+    shifts = rng.normal(0.0, [ARTIST_SD[k] for k in names], size=(n_artists, len(names)))
+    roots = rng.integers(40, 52, n_artists)
+    colour = np.exp(rng.uniform(np.log(300.0), np.log(5000.0), n_artists))
+    own_scale = rng.random(n_artists) < 0.8
+    other = rng.choice(list(_SCALES), n_artists)
+    return [{**dict(zip(names, row.tolist())), "root": int(root), "own_scale": bool(own), "scale": str(alt),
+             "colour_hz": float(hz)} for row, root, own, alt, hz in zip(shifts, roots, own_scale, other, colour)]
+
+
 def track_parameters(genre: str, year: int, blend: str | None, drift: dict,
-                     rng: np.random.Generator) -> dict:
-    """Synthesis parameters of one track: the genre centre + scatter (+ blend) + the year's drift."""
+                     rng: np.random.Generator, artist: dict | None = None) -> dict:
+    """Synthesis parameters of one track: the genre centre + the artist's effect (an element of
+    :func:`_artist_effects`; None = an artist without one, its key and scale drawn per track) +
+    scatter (+ blend) + the year's drift."""
+    a = artist or {key: 0.0 for key in ARTIST_SD}
+    t = TRACK_SD
     centre = dict(_CENTRES[genre])
     if blend:
         other = _CENTRES[blend]
@@ -254,26 +311,32 @@ def track_parameters(genre: str, year: int, blend: str | None, drift: dict,
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 centre[key] = 0.75 * centre[key] + 0.25 * value
     p = {
-        "tempo": centre["tempo"] * float(np.exp(rng.normal(0, 0.12))),
-        "kick": float(np.clip(centre["kick"] + rng.normal(0, 0.2), 0, 1)),
-        "snare": float(np.clip(centre["snare"] + rng.normal(0, 0.2), 0, 1)),
-        "hat": float(np.clip(centre["hat"] + rng.normal(0, 0.2), 0, 1)),
-        "bass": float(np.clip(centre["bass"] + rng.normal(0, 0.2), 0, 1)),
-        "harmonics": int(np.clip(round(centre["harmonics"] + rng.normal(0, 2)), 1, 16)),
-        "rolloff": float(np.clip(centre["rolloff"] + rng.normal(0, 0.3), 0.2, 2.5)),
-        "bright": float(np.clip(centre["bright"] + rng.normal(0, 0.12), 0.05, 0.95)),
-        "noise": float(np.clip(centre["noise"] * np.exp(rng.normal(0, 0.5)), 0.0, 0.6)),
-        "scale": centre["scale"] if rng.random() < 0.8 else str(rng.choice(list(_SCALES))),
-        "dyn": float(np.clip(centre["dyn"] + rng.normal(0, 0.15), 0, 0.9)),
-        "notes": int(np.clip(round(centre["notes"] + rng.normal(0, 0.7)), 1, 4)),
-        "root": int(rng.integers(40, 52)),  # MIDI note of the key's root (bass octave)
+        "tempo": centre["tempo"] * float(np.exp(a["tempo"] + rng.normal(0, t["tempo"]))),
+        "kick": float(np.clip(centre["kick"] + a["kick"] + rng.normal(0, t["kick"]), 0, 1)),
+        "snare": float(np.clip(centre["snare"] + a["snare"] + rng.normal(0, t["snare"]), 0, 1)),
+        "hat": float(np.clip(centre["hat"] + a["hat"] + rng.normal(0, t["hat"]), 0, 1)),
+        "bass": float(np.clip(centre["bass"] + a["bass"] + rng.normal(0, t["bass"]), 0, 1)),
+        "harmonics": int(np.clip(round(centre["harmonics"] + a["harmonics"] + rng.normal(0, t["harmonics"])), 1, 16)),
+        "rolloff": float(np.clip(centre["rolloff"] + a["rolloff"] + rng.normal(0, t["rolloff"]), 0.2, 2.5)),
+        "bright": float(np.clip(centre["bright"] + a["bright"] + rng.normal(0, t["bright"]), 0.05, 0.95)),
+        "noise": float(np.clip(centre["noise"] * np.exp(a["noise"] + rng.normal(0, t["noise"])), 0.0, 0.6)),
+        "dyn": float(np.clip(centre["dyn"] + a["dyn"] + rng.normal(0, t["dyn"]), 0, 0.9)),
+        "notes": int(np.clip(round(centre["notes"] + a["notes"] + rng.normal(0, t["notes"])), 1, 4)),
+        # MIDI note of the key's root (bass octave): mostly the artist's key
+        "root": int(a["root"] if artist and rng.random() < ARTIST_OWN_KEY else rng.integers(40, 52)),
         "pan": float(rng.uniform(-0.4, 0.4)),
+        # the artist's production: a resonance at its own frequency on every track (0 = none)
+        "colour_hz": float(artist["colour_hz"]) if artist else 0.0,
     }
+    if artist:
+        p["scale"] = centre["scale"] if artist["own_scale"] else artist["scale"]
+    else:
+        p["scale"] = centre["scale"] if rng.random() < 0.8 else str(rng.choice(list(_SCALES)))
     shift = drift["slope_per_year"] * (year - drift["reference_year"])
     if drift["parameter"] == "bright":
         p["bright"] = float(np.clip(p["bright"] + shift, 0.02, 0.98))
-    else:
-        p["tempo"] = float(max(40.0, p["tempo"] + shift))
+    elif drift["parameter"] == "tempo":
+        p["tempo"] = float(max(40.0, p["tempo"] * np.exp(shift)))
     return p
 
 
@@ -355,7 +418,13 @@ def _phrase(params: dict, seconds: float, rng: np.random.Generator) -> np.ndarra
     low = _one_pole(noise, 1.0 - params["bright"])
     mix += params["noise"] * (params["bright"] * (noise - low) + (1 - params["bright"]) * low)
     # Brightness also shapes the whole mix (FMA's production varies): a gentle tilt filter.
-    return params["bright"] * mix + (1 - params["bright"]) * _one_pole(mix, 0.85) * 1.5
+    mix = params["bright"] * mix + (1 - params["bright"]) * _one_pole(mix, 0.85) * 1.5
+    if params.get("colour_hz"):  # the artist's production colour (the "album effect" of MIR)
+        from scipy.signal import iirpeak, lfilter
+
+        b, a = iirpeak(params["colour_hz"], Q=3.0, fs=sr)
+        mix = mix + COLOUR_GAIN * lfilter(b, a, mix)
+    return mix
 
 
 def _one_pole(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -451,16 +520,21 @@ def _tracks_frame(meta: dict, preset: str, n_tracks: int | None) -> pd.DataFrame
 
 def generate(metadata_dir, audio_dir, *, preset: str = "small", tracks_per_genre: int = 40,
              clip_seconds: float = 30.0, seed: int = 0, faults: bool = True, audio: bool = True,
-             n_tracks: int | None = None, workers: int | None = None) -> dict:
+             n_tracks: int | None = None, workers: int | None = None, drift_scale: float = 1.0,
+             held_out_share: float = 0.15) -> dict:
     """Write a synthetic FMA (metadata, audio, ground truth); return the paths written.
 
     Deterministic: the same arguments give byte-identical files. ``audio=False`` writes the metadata
     alone (DAG-scale benchmarks); ``n_tracks`` sets the total instead of ``tracks_per_genre``.
+    ``held_out_share`` is the validation and the test share of each genre (artist-grouped): 0.15
+    (70/15/15), not FMA's 10 %, so that the small default test split still measures accuracy to
+    +-0.10; ``drift_scale`` multiplies every planted drift (0 = none).
     """
     metadata_dir, audio_dir = Path(metadata_dir), Path(audio_dir)
     counts = genre_counts(preset, tracks_per_genre, n_tracks)
-    meta = _metadata(preset, counts, seed)
-    drifts = _drifts(meta["genres"])
+    meta = _metadata(preset, counts, seed, held_out_share)
+    drifts = _drifts(meta["genres"], drift_scale)
+    effects = _artist_effects(int(meta["artist_of"].max()) + 1, seed)
     ids = meta["ids"]
     fault_rows = []
     if faults and audio:  # faults live in the audio: metadata-only runs plant none
@@ -478,11 +552,14 @@ def generate(metadata_dir, audio_dir, *, preset: str = "small", tracks_per_genre
     param_rng = np.random.default_rng(seed + 11)
     for i, track_id in enumerate(ids if audio else []):
         genre = meta["genre_of"][i]
-        params = track_parameters(genre, int(meta["year"][i]), meta["blend_with"][i], drifts[genre], param_rng)
+        artist = int(meta["artist_of"][i])
+        params = track_parameters(genre, int(meta["year"][i]), meta["blend_with"][i], drifts[genre], param_rng,
+                                  effects[artist])
         path = audio_dir / f"{track_id:06d}"[:3] / f"{track_id:06d}.mp3"
         jobs.append((str(path), params, clip_seconds, seed * 1_000_003 + int(track_id),
                      fault_of.get(int(track_id))))
         track_truth.append({"track_id": int(track_id), "genre": genre, "year": int(meta["year"][i]),
+                            "artist_id": artist,
                             "blend_with": meta["blend_with"][i], **params})
     audio_dir.mkdir(parents=True, exist_ok=True)
     if jobs:
@@ -505,9 +582,12 @@ def generate(metadata_dir, audio_dir, *, preset: str = "small", tracks_per_genre
     write_json(paths["ground_truth"], {
         "generator": "fmagenre.data.synth",
         "arguments": {"preset": preset, "tracks_per_genre": tracks_per_genre, "clip_seconds": clip_seconds,
-                      "seed": seed, "faults": faults, "audio": audio, "n_tracks": n_tracks},
+                      "seed": seed, "faults": faults, "audio": audio, "n_tracks": n_tracks,
+                      "drift_scale": drift_scale, "held_out_share": held_out_share},
         "sample_rate": SAMPLE_RATE, "years": list(YEARS), "genres": meta["genres"],
         "genre_counts": counts, "genre_parameters": {g: _CENTRES[g] for g in meta["genres"]},
+        "drift_sd_units": "change across the whole year range in within-genre SDs of the parameter",
+        "artist_sd": ARTIST_SD, "track_sd": TRACK_SD,
         "drifts": drifts, "faults": fault_rows, "tracks": track_truth,
     })
     log.info("synthetic FMA: %d tracks, %d genres, %d planted faults -> %s, %s",
@@ -527,11 +607,12 @@ def main(argv=None) -> None:
     parser.add_argument("--no-audio", dest="audio", action="store_false")
     parser.add_argument("--n-tracks", type=int, default=None)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--drift-scale", type=float, default=1.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     generate(args.metadata_dir, args.audio_dir, preset=args.preset, tracks_per_genre=args.tracks_per_genre,
              clip_seconds=args.clip_seconds, seed=args.seed, faults=args.faults, audio=args.audio,
-             n_tracks=args.n_tracks, workers=args.workers)
+             n_tracks=args.n_tracks, workers=args.workers, drift_scale=args.drift_scale)
 
 
 if __name__ == "__main__":

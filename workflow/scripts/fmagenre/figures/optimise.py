@@ -1,4 +1,4 @@
-"""Figures of the input-optimisation stage: the representativeness gap, genre evolution, optimised inputs."""
+"""Figures of the input-optimisation stage: the representativeness gap and the optimised inputs."""
 
 from __future__ import annotations
 
@@ -41,33 +41,6 @@ def gap_figure(gap_tsv: str, output: str, model: str) -> None:
     ax.set_title(f"Representativeness gap, model {model}: optimum vs best real track")
     ax.axhline(0, color="black", linewidth=0.5)
     ax.legend()
-    save_figure(fig, output)
-
-
-def evolution_figure(evolution_tsv: str, output: str, model: str) -> None:
-    """One panel per genre: best and mean logit per period, with the spectral centroid on a right axis."""
-    evolution = read_tsv(evolution_tsv)
-    genres = list(dict.fromkeys(evolution["genre"]))
-    fig, axes = _grid(len(genres))
-    legend_axes = []
-    for ax, genre in zip(axes, genres):
-        rows = evolution[evolution["genre"] == genre].sort_values("period_start")
-        mid = (rows["period_start"] + rows["period_end"]) / 2.0
-        ax.plot(mid, rows["best_logit"], marker="o", label="best logit")
-        ax.plot(mid, rows["mean_logit"], marker="s", label="mean logit")
-        ax.plot(mid, rows["best_logit"] + rows["gap_to_optimum"], linestyle="--", color="grey", label="optimum")
-        ax.set_title(genre)
-        ax.set_xlabel("release year (period centre)")
-        ax.set_ylabel(SCORE_LABEL)
-        right = ax.twinx()
-        right.plot(mid, rows["spectral_centroid_hz"], color="tab:red", marker="^", label="centroid")
-        right.set_ylabel("spectral centroid (Hz)", color="tab:red")
-        right.set_xlabel("release year (period centre)")
-        legend_axes = legend_axes or [ax, right]
-    handles = [h for ax in legend_axes for h in ax.get_legend_handles_labels()[0]]
-    fig.legend(handles, [h.get_label() for h in handles], loc="lower center", ncol=4)
-    fig.suptitle(f"Genre evolution by release period, model {model}")
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     save_figure(fig, output)
 
 

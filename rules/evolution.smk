@@ -1,0 +1,344 @@
+# Evolution stage (issue 11): followed tracks -> out-of-sample scores (cross-fitted fold models, or the
+# model's held-out tracks) + audio descriptors -> cells, trends, verdicts -> figures; temporal
+# generalisation of the cheapest model. Paths are the contract of docs/ARCHITECTURE.md ("Evolution").
+
+EVOLUTION = config["evolution"]
+EVOLUTION_MODELS = list(EVOLUTION["models"])
+TEMPORAL_MODEL = EVOLUTION["temporal_model"]
+FOLDS = int(EVOLUTION["folds"])
+EVOLUTION_MEASURES = [
+    "margin",
+    "displacement",
+    "spectral_centroid_hz",
+    "tempo_bpm",
+    "onset_rate_hz",
+    "loudness_db",
+]
+# What the tables use, so that e.g. changing the folds reruns no table of a held-out run.
+TABLE_PARAMS = {
+    key: EVOLUTION[key]
+    for key in ("period_years", "min_tracks", "min_artists", "bootstrap", "permutations", "seed")
+}
+
+
+wildcard_constraints:
+    scheme=r"folds/\d+|temporal",
+    measure="|".join(EVOLUTION_MEASURES),
+
+
+def scheme_fold(wildcards):
+    """Fold number of a scheme ("folds/3" -> 3); None for the temporal split."""
+    return None if wildcards.scheme == "temporal" else int(wildcards.scheme.split("/")[1])
+
+
+def scheme_datasets(wildcards):
+    feature_set = config["models"][wildcards.model]["features"]
+    return {
+        split: f"results/evolution/{wildcards.scheme}/datasets/{feature_set}/{split}.h5"
+        for split in SPLITS
+    }
+
+
+def score_sources(wildcards):
+    """[model file, pack, fold] triples: each model file scores the tracks of its pack only."""
+    feature_set = config["models"][wildcards.model]["features"]
+    if EVOLUTION["scores"] == "heldout":
+        model_file = f"results/models/{wildcards.model}/checkpoint.pt"
+        return [
+            [model_file, f"results/datasets/{feature_set}/{split}.h5", -1]
+            for split in ("validation", "test")
+        ]
+    return [
+        [
+            f"results/evolution/{wildcards.model}/folds/{k}/checkpoint.pt",
+            f"results/evolution/folds/{k}/datasets/{feature_set}/test.h5",
+            k,
+        ]
+        for k in range(FOLDS)
+    ]
+
+
+def score_inputs(wildcards):
+    return sorted({path for source in score_sources(wildcards) for path in source[:2]})
+
+
+def evolution_optima(wildcards):
+    """The model's optima when it is optimised too (for gap_to_optimum), else none."""
+    return optimised_genres(wildcards) if wildcards.model in OPTIMISED_MODELS else []
+
+
+rule evolution_tracks:
+    input:
+        splits="results/splits/tracks.tsv",
+        metadata="results/metadata/tracks.tsv",
+    output:
+        tracks="results/evolution/tracks.tsv",
+    log:
+        "logs/evolution/tracks.log",
+    benchmark:
+        "benchmarks/evolution/tracks.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        year_source=EVOLUTION["year_source"],
+        folds=FOLDS,
+        seed=EVOLUTION["seed"],
+        code=fingerprint("evolution_tracks"),
+    script:
+        "../workflow/scripts/evolution_tracks.py"
+
+
+rule evolution_split:
+    input:
+        splits="results/splits/tracks.tsv",
+        followed="results/evolution/tracks.tsv",
+    output:
+        tracks="results/evolution/{scheme}/tracks.tsv",
+    log:
+        "logs/evolution/{scheme}/split.log",
+    benchmark:
+        "benchmarks/evolution/{scheme}/split.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        fold=scheme_fold,
+        folds=FOLDS,
+        seed=EVOLUTION["seed"],
+        code=fingerprint("evolution_split"),
+    script:
+        "../workflow/scripts/evolution_split.py"
+
+
+# The existing packing, on the fold's split table; temporary: they only feed the fold models.
+rule evolution_pack:
+    input:
+        tracks="results/evolution/{scheme}/tracks.tsv",
+        genres="results/splits/genres.tsv",
+        manifests=folder_manifests,
+    output:
+        **{
+            split: temp(f"results/evolution/{{scheme}}/datasets/{{feature_set}}/{split}.h5")
+            for split in SPLITS
+        },
+    log:
+        "logs/evolution/{scheme}/pack_{feature_set}.log",
+    benchmark:
+        "benchmarks/evolution/{scheme}/pack_{feature_set}.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        frames=config["datasets"]["frames"],
+        code=fingerprint("pack_dataset"),
+    script:
+        "../workflow/scripts/pack_dataset.py"
+
+
+# The existing training, on the fold's packs: one model per fold (and the early-years model).
+rule evolution_train:
+    input:
+        unpack(scheme_datasets),
+    output:
+        checkpoint="results/evolution/{model}/{scheme}/checkpoint.pt",
+        history="results/evolution/{model}/{scheme}/history.csv",
+        metrics="results/evolution/{model}/{scheme}/metrics.json",
+        curves=report(
+            "results/evolution/{model}/{scheme}/curves.png",
+            caption="../workflow/report/model_curves.rst",
+            category="Evolution",
+            subcategory="{model} {scheme} model",
+        ),
+        confusion=report(
+            "results/evolution/{model}/{scheme}/confusion.png",
+            caption="../workflow/report/model_confusion.rst",
+            category="Evolution",
+            subcategory="{model} {scheme} model",
+        ),
+    log:
+        "logs/evolution/{model}/{scheme}/train.log",
+    benchmark:
+        "benchmarks/evolution/{model}/{scheme}/train.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=0,
+    params:
+        spec=model_params,
+        code=fingerprint("train_model"),
+    script:
+        "../workflow/scripts/train_model.py"
+
+
+rule evolution_scores:
+    input:
+        packs=score_inputs,
+        followed="results/evolution/tracks.tsv",
+    output:
+        scores="results/evolution/{model}/track_scores.tsv",
+        embeddings="results/evolution/{model}/embeddings.h5",
+    log:
+        "logs/evolution/{model}/scores.log",
+    benchmark:
+        "benchmarks/evolution/{model}/scores.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    params:
+        sources=score_sources,
+        code=fingerprint("evolution_scores"),
+    script:
+        "../workflow/scripts/evolution_scores.py"
+
+
+rule evolution_descriptors:
+    input:
+        packs=expand("results/datasets/mel/{split}.h5", split=SPLITS),
+        followed="results/evolution/tracks.tsv",
+    output:
+        descriptors="results/evolution/descriptors.tsv",
+    log:
+        "logs/evolution/descriptors.log",
+    benchmark:
+        "benchmarks/evolution/descriptors.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        code=fingerprint("evolution_descriptors"),
+    script:
+        "../workflow/scripts/evolution_descriptors.py"
+
+
+rule evolution_tables:
+    input:
+        scores="results/evolution/{model}/track_scores.tsv",
+        embeddings="results/evolution/{model}/embeddings.h5",
+        descriptors="results/evolution/descriptors.tsv",
+        optima=evolution_optima,
+    output:
+        periods=report(
+            "results/evolution/{model}/periods.tsv",
+            caption="../workflow/report/evolution_periods.rst",
+            category="Evolution",
+            subcategory="{model}",
+        ),
+        trends=report(
+            "results/evolution/{model}/trends.tsv",
+            caption="../workflow/report/evolution_trends.rst",
+            category="Evolution",
+            subcategory="Verdicts",
+        ),
+    log:
+        "logs/evolution/{model}/tables.log",
+    benchmark:
+        "benchmarks/evolution/{model}/tables.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        evolution=TABLE_PARAMS,
+        code=fingerprint("evolution_tables"),
+    script:
+        "../workflow/scripts/evolution_tables.py"
+
+
+rule evolution_figures:
+    input:
+        periods="results/evolution/{model}/periods.tsv",
+        trends="results/evolution/{model}/trends.tsv",
+    output:
+        **{
+            measure: report(
+                f"results/figures/evolution/{{model}}/{measure}.{FIG_EXT}",
+                caption="../workflow/report/evolution_figure.rst",
+                category="Evolution",
+                subcategory="{model}",
+            )
+            for measure in EVOLUTION_MEASURES
+        },
+    log:
+        "logs/figures/evolution/{model}.log",
+    benchmark:
+        "benchmarks/figures/evolution/{model}.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=fingerprint("evolution_figures"),
+    script:
+        "../workflow/scripts/evolution_figures.py"
+
+
+rule temporal_generalisation:
+    input:
+        checkpoint="results/evolution/{model}/temporal/checkpoint.pt",
+        test=lambda w: f"results/evolution/temporal/datasets/{config['models'][w.model]['features']}/test.h5",
+        split="results/evolution/temporal/tracks.tsv",
+    output:
+        table=report(
+            "results/evolution/{model}/temporal_generalisation.tsv",
+            caption="../workflow/report/evolution_temporal.rst",
+            category="Evolution",
+            subcategory="{model}",
+        ),
+    log:
+        "logs/evolution/{model}/temporal_generalisation.log",
+    benchmark:
+        "benchmarks/evolution/{model}/temporal_generalisation.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        bootstrap=EVOLUTION["bootstrap"],
+        seed=EVOLUTION["seed"],
+        code=fingerprint("temporal_generalisation"),
+    script:
+        "../workflow/scripts/temporal_generalisation.py"
+
+
+def evolution_targets():
+    targets = []
+    for model in EVOLUTION_MODELS:
+        targets += [
+            f"results/evolution/{model}/periods.tsv",
+            f"results/evolution/{model}/trends.tsv",
+            *expand(
+                "results/figures/evolution/{model}/{measure}.{ext}",
+                model=model,
+                measure=EVOLUTION_MEASURES,
+                ext=FIG_EXT,
+            ),
+        ]
+    if TEMPORAL_MODEL:
+        targets.append(f"results/evolution/{TEMPORAL_MODEL}/temporal_generalisation.tsv")
+    return targets

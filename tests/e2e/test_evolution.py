@@ -1,0 +1,103 @@
+"""End to end, the evolution stage: out-of-sample scoring, and verdicts against the planted truth.
+
+- ``null.yaml`` (on top of the tiny config, ``drift_scale: 0``): every verdict is "no evidence". Under
+  the global null the Benjamini-Hochberg procedure at q 0.05 makes any discovery at all with
+  probability <= 0.05 (Benjamini & Hochberg 1995, for independent or positively dependent tests), so
+  this assertion is the alpha bound itself; the temporal generalisation may exclude 0 in at most 2 of
+  8 genres (the 99 % quantile of Binomial(8, 0.05)).
+- The default run (``config/config.yaml``, ~10 min on 2 cores, so opt-in: ``FMAGENRE_DEFAULT_E2E=1``,
+  or the path of a finished default run to check it): every planted-drift genre gets the right verdict
+  on its planted descriptor and on a model-based measure (displacement rising or a temporal
+  generalisation drop whose CI excludes 0); every control genre gets "no evidence" on every measure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from runner import ROOT, SNAKEMAKE, snakemake
+
+NULL_CONFIG = ROOT / "tests" / "e2e" / "null.yaml"
+METADATA = "resources/synthetic/fma_metadata"
+PLANTED_DESCRIPTOR = {"bright": "spectral_centroid_hz", "tempo": "tempo_bpm"}
+
+
+def read(run: Path, relative: str) -> pd.DataFrame:
+    return pd.read_csv(run / relative, sep="\t")
+
+
+@pytest.fixture(scope="module")
+def null_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("null_run")
+    # targets before --configfile: it takes every following word as a config file
+    snakemake(workdir, "--cores", "2", "results/evolution/li2010/trends.tsv",
+              "results/evolution/li2010/temporal_generalisation.tsv", "results/figures/evolution/li2010/margin.png",
+              "--configfile", str(ROOT / "tests/e2e/tiny.yaml"), str(NULL_CONFIG))
+    return workdir
+
+
+def test_no_track_is_scored_by_a_model_that_saw_it_or_its_artist(null_run):
+    scores = read(null_run, "results/evolution/li2010/track_scores.tsv")
+    followed = read(null_run, "results/evolution/tracks.tsv")
+    assert sorted(scores["track_id"]) == sorted(followed["track_id"])
+    assert (scores["year_source"] == "released").all()
+    for fold, mine in scores.groupby("fold"):
+        assert (mine["scored_by"] == f"results/evolution/li2010/folds/{fold}/checkpoint.pt").all()
+        table = read(null_run, f"results/evolution/folds/{fold}/tracks.tsv")
+        fitted = table[table["split"] != "test"]
+        assert not set(mine["track_id"]) & set(fitted["track_id"])
+        assert not set(mine["artist_id"]) & set(fitted["artist_id"])
+
+
+def test_null_dataset_gets_no_verdict(null_run):
+    truth = json.loads((null_run / METADATA / "ground_truth.json").read_text())
+    assert all(d["sd_units"] == 0 for d in truth["drifts"].values())
+    trends = read(null_run, "results/evolution/li2010/trends.tsv")
+    assert trends["p_value"].notna().sum() >= 0.8 * len(trends)  # the tests did run
+    assert (trends["verdict"] == "no evidence").all(), trends[trends["verdict"] != "no evidence"]
+    temporal = read(null_run, "results/evolution/li2010/temporal_generalisation.tsv")
+    genres = temporal[temporal["genre"] != "all"]
+    assert ((genres["ci_low"] > 0) | (genres["ci_high"] < 0)).sum() <= 2
+    periods = read(null_run, "results/evolution/li2010/periods.tsv")
+    assert set(periods["measure"]) == set(trends["measure"])
+    assert (periods.loc[~periods["eligible"], "n_tracks"] < 4).any() or periods["eligible"].all()
+
+
+def check_default_verdicts(run: Path, model: str = "vgg_mel", temporal_model: str = "li2010") -> pd.DataFrame:
+    """The verdict table against ground_truth.json; raises AssertionError on a wrong verdict."""
+    truth = json.loads((run / METADATA / "ground_truth.json").read_text())["drifts"]
+    trends = read(run, f"results/evolution/{model}/trends.tsv").set_index(["genre", "measure"])
+    temporal = read(run, f"results/evolution/{temporal_model}/temporal_generalisation.tsv").set_index("genre")
+    problems = []
+    for genre, drift in truth.items():
+        mine = trends.loc[genre]
+        if drift["parameter"] is None:
+            if (mine["verdict"] != "no evidence").any():
+                problems.append(f"control {genre}: {mine['verdict'].to_dict()}")
+            continue
+        expected = "rising" if drift["sign"] > 0 else "falling"
+        descriptor = PLANTED_DESCRIPTOR[drift["parameter"]]
+        if mine.loc[descriptor, "verdict"] != expected:
+            problems.append(f"{genre}: {descriptor} {mine.loc[descriptor, 'verdict']}, planted {expected}")
+        moved = mine.loc["displacement", "verdict"] == "rising" or temporal.loc[genre, "ci_low"] > 0
+        if not moved:
+            problems.append(f"{genre}: no model-based measure shows the planted drift")
+    assert not problems, "\n".join(problems)
+    return trends
+
+
+@pytest.mark.skipif(not os.environ.get("FMAGENRE_DEFAULT_E2E"),
+                    reason="the default run takes ~10 min on 2 cores: set FMAGENRE_DEFAULT_E2E=1 "
+                           "(or to a finished default run's directory)")
+def test_default_run_recovers_the_planted_drifts_and_spares_the_controls(tmp_path):
+    setting = os.environ["FMAGENRE_DEFAULT_E2E"]
+    run = Path(setting) if Path(setting).is_dir() else tmp_path
+    if run == tmp_path:
+        subprocess.run([str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(run),
+                        "--cores", "2"], check=True, capture_output=True, timeout=3600, cwd=ROOT)
+    check_default_verdicts(run)

@@ -1,0 +1,17 @@
+"""Rule evolution_tables: periods.tsv and trends.tsv of one model."""
+
+from fmagenre.io import setup_logging
+
+setup_logging(snakemake.log[0])
+
+from fmagenre.evolution.tables import evolution_tables  # noqa: E402
+
+evolution_tables(
+    scores_tsv=snakemake.input.scores,
+    embeddings_h5=snakemake.input.embeddings,
+    descriptors_tsv=snakemake.input.descriptors,
+    optima=list(snakemake.input.optima),
+    params=dict(snakemake.params.evolution),
+    periods_out=snakemake.output.periods,
+    trends_out=snakemake.output.trends,
+)

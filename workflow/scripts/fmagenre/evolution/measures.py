@@ -1,0 +1,162 @@
+"""Per-track measures of the followed tracks: out-of-sample model scores and embeddings, audio descriptors.
+
+Model measures come from the fold model that did not train on the track (or, with
+``evolution.scores: heldout``, from the model itself on its validation and test tracks): the margin
+``z_g - logsumexp_{k!=g} z_k`` of the track's own genre (:mod:`fmagenre.models.margin`) and the
+penultimate-layer embedding (the input of the model's last linear layer, averaged over a segment
+model's segments).
+
+Audio descriptors come from the packed mel spectrogram (dB): spectral centroid (Hz, mel domain),
+tempo, onset rate (librosa's onset detector on the mel onset envelope, onsets per second) and loudness
+(the level of the mean mel power in dB relative to full-scale mel power 1; not LUFS). Tempo is robust
+to octave errors: the estimate (librosa's tempo on the autocorrelated onset envelope) is moved by a
+factor 2 or 1/2 when that brings it closer, on a log scale, to the median tempo of the track's genre
+over all years; the reference does not depend on the year, so it cannot create a trend.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import h5py
+import librosa
+import numpy as np
+import pandas as pd
+import torch
+
+from fmagenre.io import atomic_path, genre_slug, read_tsv, write_tsv
+from fmagenre.models.margin import genre_margins, genre_probabilities
+from fmagenre.optimise.spectra import mel_db, track_summaries
+
+log = logging.getLogger(__name__)
+
+DESCRIPTORS = ["spectral_centroid_hz", "tempo_bpm", "onset_rate_hz", "loudness_db"]
+BATCH = 256
+
+
+def model_outputs(model: torch.nn.Module, info: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(logits [N, G], embeddings [N, D]) of ``x`` [N, C, T] in feature units, per track.
+
+    Logits are the mean over a track's segments as ``fmagenre.models.track_logits`` gives them; the
+    embedding is the input of the last linear layer, averaged over the same segments.
+    """
+    from fmagenre.models.checkpoint import normalise, segments
+
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    captured = []
+    hook = last.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0].detach()))
+    logits, embeddings = [], []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(x), BATCH):
+                windows = segments(normalise(torch.as_tensor(x[start:start + BATCH]), info),
+                                   int(info["input_shape"][1]))
+                n, count = windows.shape[:2]
+                captured.clear()
+                out = model(windows.reshape(n * count, *windows.shape[2:]))
+                logits.append(out.reshape(n, count, -1).mean(dim=1).double().numpy())
+                embeddings.append(captured[0].reshape(n, count, -1).mean(dim=1).double().numpy())
+    finally:
+        hook.remove()
+    return np.concatenate(logits), np.concatenate(embeddings)
+
+
+def _read_pack(path: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    with h5py.File(path, "r") as handle:
+        return handle["x"][()], handle["track_id"][()], dict(handle.attrs)
+
+
+def score_tracks(sources: list[tuple[str, str, int]], followed_tsv: str, scores_out: str,
+                 embeddings_out: str) -> pd.DataFrame:
+    """``track_scores.tsv`` and ``embeddings.h5`` of the followed tracks.
+
+    ``sources``: (checkpoint, pack, fold) triples: each checkpoint scores exactly the tracks of its
+    pack (a fold model its fold's test pack; with fold -1 the model itself its held-out packs).
+    ``scored_by`` names the checkpoint that scored each track.
+    """
+    from fmagenre.models import load_model
+
+    followed = read_tsv(followed_tsv).set_index("track_id")
+    frames, embeddings, genres = [], [], None
+    for checkpoint, pack, fold in sources:
+        model, info = load_model(checkpoint, device="cpu")
+        genres = info["genres"]
+        x, ids, _ = _read_pack(pack)
+        keep = np.isin(ids, followed.index)
+        logits, embedding = model_outputs(model, info, x[keep])
+        margins, probabilities = genre_margins(logits), genre_probabilities(logits)
+        meta = followed.loc[ids[keep]]
+        own = np.array([genres.index(g) for g in meta["genre"]])
+        rows = np.arange(len(own))
+        frame = pd.DataFrame({"track_id": ids[keep], **{c: meta[c].to_numpy() for c in
+                              ("genre", "artist_id", "split", "year", "year_source")},
+                              "fold": fold, "scored_by": checkpoint, "margin": margins[rows, own],
+                              "probability": probabilities[rows, own]})
+        slugs = [genre_slug(g) for g in genres]
+        frame = pd.concat([frame, pd.DataFrame(margins, columns=[f"margin_{s}" for s in slugs]),
+                           pd.DataFrame(probabilities, columns=[f"probability_{s}" for s in slugs])], axis=1)
+        frames.append(frame)
+        embeddings.append(embedding)
+        log.info("%s scored %d tracks", checkpoint, len(frame))
+    table = pd.concat(frames, ignore_index=True)
+    if table["track_id"].duplicated().any():
+        raise ValueError("a track was scored by two models; fix: each pack must hold one fold only")
+    order = np.argsort(table["track_id"].to_numpy(), kind="stable")
+    table = table.iloc[order].reset_index(drop=True)
+    write_tsv(scores_out, table)
+    with atomic_path(embeddings_out) as tmp, h5py.File(tmp, "w") as handle:
+        handle.create_dataset("track_id", data=table["track_id"].to_numpy())
+        handle.create_dataset("embedding", data=np.concatenate(embeddings)[order].astype(np.float32))
+        handle.attrs["genres"] = json.dumps(genres)
+    return table
+
+
+def resolve_octaves(tempo: np.ndarray, genre: np.ndarray) -> np.ndarray:
+    """Each tempo times 1/2, 1 or 2, whichever is closest (log scale) to its genre's median tempo."""
+    tempo = np.asarray(tempo, dtype=np.float64)
+    out = tempo.copy()
+    for name in np.unique(genre):
+        mine = genre == name
+        reference = np.median(np.log2(tempo[mine]))
+        candidates = np.log2(tempo[mine])[:, None] + np.array([-1.0, 0.0, 1.0])
+        best = np.argmin(np.abs(candidates - reference), axis=1)
+        out[mine] = 2.0 ** candidates[np.arange(mine.sum()), best]
+    return out
+
+
+def audio_descriptors(x: np.ndarray, attrs: dict) -> pd.DataFrame:
+    """Raw (octave-unresolved) descriptors of packed tracks ``x`` [N, C, T] (any feature set with mel
+    or MFCC bands)."""
+    bands, n_mels = json.loads(attrs["bands"]), int(attrs["n_mels"])
+    sr, hop = int(attrs["sr"]), int(attrs["hop_length"])
+    summaries = track_summaries(x, bands, n_mels, sr, hop)
+    onset_rate, loudness = np.empty(len(x)), np.empty(len(x))
+    seconds = x.shape[-1] * hop / sr
+    for i in range(len(x)):
+        db = mel_db(x[i:i + 1].astype(np.float64), bands, n_mels)[0]
+        envelope = librosa.onset.onset_strength(S=db, sr=sr, hop_length=hop)
+        onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=hop)
+        onset_rate[i] = len(onsets) / seconds
+        loudness[i] = 10 * np.log10(max(librosa.db_to_power(db).sum(axis=0).mean(), 1e-20))
+    return pd.DataFrame({"spectral_centroid_hz": summaries["spectral_centroid_hz"],
+                         "tempo_bpm": summaries["tempo_bpm"], "onset_rate_hz": onset_rate,
+                         "loudness_db": loudness})
+
+
+def descriptor_table(packs: list[str], followed_tsv: str, output: str) -> pd.DataFrame:
+    """``descriptors.tsv``: track_id, genre and :data:`DESCRIPTORS` of every followed track."""
+    followed = read_tsv(followed_tsv).set_index("track_id")
+    parts = []
+    for path in packs:
+        x, ids, attrs = _read_pack(path)
+        keep = np.isin(ids, followed.index)
+        frame = audio_descriptors(x[keep], attrs)
+        frame.insert(0, "track_id", ids[keep])
+        parts.append(frame)
+        log.info("descriptors of %d tracks of %s", len(frame), path)
+    table = pd.concat(parts, ignore_index=True).sort_values("track_id").reset_index(drop=True)
+    table.insert(1, "genre", followed.loc[table["track_id"], "genre"].to_numpy())
+    table["tempo_bpm"] = resolve_octaves(table["tempo_bpm"].to_numpy(), table["genre"].to_numpy())
+    write_tsv(output, table)
+    return table

@@ -1,0 +1,134 @@
+"""``periods.tsv`` and ``trends.tsv`` of one model: cell means with artist-cluster CIs, size-corrected
+best margins, and per genre and measure a trend with permutation p, BH q and a verdict.
+
+A verdict is about the measure it names, on these tracks: "rising" means the measure's mean over a
+genre's artists grows with their release year beyond what shuffling years between artists gives,
+after the false-discovery correction over every genre x measure of the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from fmagenre.evolution.cells import cell_table, eligible_tracks, period_bins
+from fmagenre.evolution.measures import DESCRIPTORS
+from fmagenre.evolution.stats import best_corrected, cluster_bootstrap, trend_test, verdicts
+from fmagenre.io import read_tsv, write_tsv
+from fmagenre.models.margin import genre_margins
+
+log = logging.getLogger(__name__)
+
+MODEL_MEASURES = ["margin", "displacement"]
+MEASURES = MODEL_MEASURES + DESCRIPTORS
+PERIOD_COLUMNS = ["genre", "period", "period_start", "period_end", "n_tracks", "n_artists", "eligible",
+                  "measure", "mean", "ci_low", "ci_high", "best_corrected", "best_ci_low",
+                  "best_ci_high", "gap_to_optimum"]
+TREND_COLUMNS = ["genre", "measure", "slope_per_decade", "ci_low", "ci_high", "p_value", "q_value",
+                 "verdict", "n_eligible_periods"]
+
+
+def displacement(embedding: np.ndarray, tracks: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
+    """Distance of each track's embedding to its genre's earliest eligible period's centroid.
+
+    Tracks of that period are measured against the centroid of the period's *other* artists, so that
+    a track (and its artist's effect) is never part of its own reference. NaN for genres without an
+    eligible period.
+    """
+    out = np.full(len(tracks), np.nan)
+    for genre, mine in cells[cells["eligible"]].groupby("genre"):
+        first = mine["period_start"].min()
+        in_genre = (tracks["genre"] == genre).to_numpy()
+        reference = in_genre & (tracks["period_start"] == first).to_numpy()
+        centroid = embedding[reference].mean(axis=0)
+        out[in_genre] = np.linalg.norm(embedding[in_genre] - centroid, axis=1)
+        artists = tracks["artist_id"].to_numpy()
+        for artist in np.unique(artists[reference]):
+            own = reference & (artists == artist)
+            others = reference & (artists != artist)
+            out[own] = np.linalg.norm(embedding[own] - embedding[others].mean(axis=0), axis=1)
+    return out
+
+
+def optimum_margins(paths: list[str]) -> dict[str, float]:
+    """Margin of each optimum (``results/optimise/{model}/{genre}.h5``) for its own genre."""
+    out = {}
+    for path in paths:
+        with h5py.File(path, "r") as handle:
+            genres = json.loads(handle.attrs["genres"])
+            genre = str(handle.attrs["genre"])
+            out[genre] = float(genre_margins(handle["logits"][()][None])[0, genres.index(genre)])
+    return out
+
+
+def periods_table(tracks: pd.DataFrame, cells: pd.DataFrame, n_boot: int, rng: np.random.Generator,
+                  optimum: dict[str, float]) -> pd.DataFrame:
+    """One row per cell and measure (see docs/ARCHITECTURE.md)."""
+    smallest = cells[cells["eligible"]].groupby("genre")["n_tracks"].min()
+    rows = []
+    for cell in cells.itertuples(index=False):
+        members = tracks[(tracks["genre"] == cell.genre) & (tracks["period_start"] == cell.period_start)]
+        for measure in MEASURES:
+            values = members[measure].to_numpy()
+            finite = np.isfinite(values)
+            mean, low, high = cluster_bootstrap(values[finite], members["artist_id"].to_numpy()[finite],
+                                                n_boot=n_boot, rng=rng)
+            best = (np.nan, np.nan, np.nan)
+            if measure == "margin" and cell.eligible:
+                best = best_corrected(values, members["artist_id"].to_numpy(), int(smallest[cell.genre]),
+                                      n_boot=n_boot, rng=rng)
+            gap = optimum.get(cell.genre, np.nan) - best[0]
+            rows.append([cell.genre, cell.period, cell.period_start, cell.period_end, cell.n_tracks,
+                         cell.n_artists, bool(cell.eligible), measure, mean, low, high, *best, gap])
+    return pd.DataFrame(rows, columns=PERIOD_COLUMNS)
+
+
+def trends_table(tracks: pd.DataFrame, cells: pd.DataFrame, n_perm: int, n_boot: int,
+                 rng: np.random.Generator) -> pd.DataFrame:
+    """One row per genre and measure over the genre's eligible cells; BH over the whole table."""
+    keep = eligible_tracks(tracks, cells)
+    n_periods = cells[cells["eligible"]].groupby("genre").size()
+    rows = []
+    for genre in sorted(tracks["genre"].unique()):
+        mine = tracks[keep & (tracks["genre"] == genre).to_numpy()]
+        for measure in MEASURES:
+            values = mine[measure].to_numpy()
+            finite = np.isfinite(values)
+            result = trend_test(values[finite], mine["year"].to_numpy()[finite],
+                                mine["artist_id"].to_numpy()[finite], n_perm=n_perm, n_boot=n_boot, rng=rng)
+            if int(n_periods.get(genre, 0)) < 2:  # one period cannot show a change over periods
+                result.update(slope_per_decade=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
+            rows.append({"genre": genre, "measure": measure, **result,
+                         "n_eligible_periods": int(n_periods.get(genre, 0))})
+    table = pd.DataFrame(rows)
+    table["q_value"], table["verdict"] = verdicts(table["slope_per_decade"], table["p_value"])
+    return table[TREND_COLUMNS]
+
+
+def evolution_tables(scores_tsv: str, embeddings_h5: str, descriptors_tsv: str, optima: list[str],
+                     params: dict, periods_out: str, trends_out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both tables of one model from its track scores, embeddings and the audio descriptors."""
+    scores = read_tsv(scores_tsv)
+    with h5py.File(embeddings_h5, "r") as handle:
+        ids, embedding = handle["track_id"][()], handle["embedding"][()].astype(np.float64)
+    if not np.array_equal(ids, scores["track_id"].to_numpy()):
+        raise ValueError(f"{embeddings_h5} and {scores_tsv} list different tracks; fix: rerun evolution_scores")
+    descriptors = read_tsv(descriptors_tsv).drop(columns="genre")
+    tracks = scores[["track_id", "genre", "artist_id", "year", "margin"]].merge(
+        descriptors, on="track_id", how="left", validate="one_to_one")
+    tracks = tracks.join(period_bins(tracks["year"].astype(float), int(params["period_years"])))
+    cells = cell_table(tracks, int(params["min_tracks"]), int(params["min_artists"]))
+    tracks["displacement"] = displacement(embedding, tracks, cells)
+    rng = np.random.default_rng(int(params["seed"]))
+    periods = periods_table(tracks, cells, int(params["bootstrap"]), rng, optimum_margins(optima))
+    trends = trends_table(tracks, cells, int(params["permutations"]), int(params["bootstrap"]), rng)
+    write_tsv(periods_out, periods)
+    write_tsv(trends_out, trends)
+    for row in trends[trends["verdict"] != "no evidence"].itertuples():
+        log.info("%s %s: %s (slope %.3g per decade, q %.3g)", row.genre, row.measure, row.verdict,
+                 row.slope_per_decade, row.q_value)
+    return periods, trends
