@@ -13,8 +13,9 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
+from fmagenre.io import PACKAGE_ROOT
+
 PACKAGE = "fmagenre"
-PACKAGE_ROOT = Path(__file__).resolve().parent
 SCRIPTS_DIR = PACKAGE_ROOT.parent
 
 

@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+PACKAGE_ROOT = Path(__file__).resolve().parent
 TMP_SUFFIX = ".tmp"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
