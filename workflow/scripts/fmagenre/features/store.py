@@ -39,7 +39,7 @@ from fmagenre.data.validate import (
 from fmagenre.features.extract import FEATURES, FeatureParams, compute_features
 from fmagenre.features.manifest import MANIFEST_COLUMNS
 from fmagenre.fingerprint import code_fingerprint
-from fmagenre.io import TMP_SUFFIX, atomic_path, write_tsv
+from fmagenre.io import TMP_SUFFIX, atomic_path, sha256_file, write_tsv
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,6 @@ COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 # Time-axis chunk length: whole 30 s clips in one chunk, whole tracks (fma_full) in ~95 s pieces.
 CHUNK_FRAMES = 4096
 
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_track(

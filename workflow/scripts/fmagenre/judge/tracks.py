@@ -23,9 +23,8 @@ from tqdm import tqdm
 
 from fmagenre.data.audio import decode
 from fmagenre.data.metadata import audio_path
-from fmagenre.features.extract import sha256_file
 from fmagenre.fingerprint import code_fingerprint
-from fmagenre.io import atomic_path, read_tsv, write_tsv
+from fmagenre.io import atomic_path, read_tsv, sha256_file, write_tsv
 from fmagenre.judge import musicnn
 
 log = logging.getLogger(__name__)

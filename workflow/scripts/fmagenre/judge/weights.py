@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import json
 import os
 import zipfile
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from fmagenre.io import atomic_path, write_json
+from fmagenre.io import atomic_path, sha256_file, write_json
 from fmagenre.judge.musicnn import MODELS, state_dict_from_tf
 from fmagenre.judge.tf_checkpoint import read_checkpoint
 
@@ -33,13 +32,6 @@ CHECKPOINT_FILES = (".index", ".data-00000-of-00001")
 TAG_LISTS = {"MSD_musicnn": "MSD_LABELS", "MTT_musicnn": "MTT_LABELS"}
 MANIFEST = "manifest.json"
 
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tag_lists(configuration_py: str) -> dict[str, list[str]]:

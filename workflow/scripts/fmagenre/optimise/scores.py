@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from fmagenre.data.pack import iter_chunks, read_packs
+from fmagenre.data.pack import read_packs
 from fmagenre.io import genre_slug, read_tsv, write_tsv
 
 log = logging.getLogger(__name__)
