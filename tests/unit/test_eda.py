@@ -167,6 +167,7 @@ def test_validation_status_counts_every_status(tmp_path, saved):
 def test_null_baseline_is_the_genre_with_most_training_tracks(tmp_path, saved):
     tracks, manifest = _mel_inputs(tmp_path, [("Electronic", 10), ("Rock", 10), ("Rock", 10)])
     tracks["split"] = "training"
+    tracks["label"] = [0, 1, 1]
     write_tsv(tmp_path / "splits.tsv", tracks)
     write_tsv(tmp_path / "000" / "manifest.tsv", manifest)
     outputs = {"mean_mel": tmp_path / "mean_mel.png", "mel_difference": tmp_path / "diff.png"}
