@@ -60,6 +60,8 @@ def evolution_tracks(splits_tsv: str, metadata_tsv: str, year_source: str, folds
     """``results/evolution/tracks.tsv``: the followed tracks (kept, single genre, with a year of the
     chosen source) with their original split and cross-fitting fold."""
     splits = read_tsv(splits_tsv)
+    # tracks without a genre_top (several root genres, label -1) belong to no genre's trend
+    splits = splits[splits["label"] >= 0].reset_index(drop=True)
     table = read_tsv(metadata_tsv, dtype={"folder": str}).set_index("track_id")
     years = track_years(table, year_source).reindex(splits["track_id"]).to_numpy()
     frame = pd.DataFrame({"track_id": splits["track_id"], "genre": splits["genre_top"],
