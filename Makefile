@@ -6,12 +6,12 @@ CONFIG ?= config/config.yaml
 CORES  ?= all
 SNAKE  := $(BIN)/snakemake --configfile $(CONFIG) --cores $(CORES)
 
-.PHONY: run test report bench lint format clean
+.PHONY: run test test-unit report bench lint format clean
 
-$(BIN)/snakemake: requirements.txt
+$(BIN)/snakemake: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 run: $(BIN)/snakemake          ## run the whole workflow (default: embedded synthetic FMA)
@@ -23,14 +23,21 @@ report: $(BIN)/snakemake       ## self-contained HTML report of the last run
 test: $(BIN)/snakemake         ## the test suite (unit, end-to-end, SLURM)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
+test-unit: $(BIN)/snakemake    ## the fast unit layer, in parallel
+	$(BIN)/python -m pytest -m unit -n 2 $(PYTEST_ARGS)
+
 bench: $(BIN)/snakemake        ## benchmarks: features, training throughput, fma_full DAG
 	$(BIN)/python bench/run_all.py
 
-lint: $(BIN)/snakemake
-	$(BIN)/snakemake --lint --cores 1
+lint: $(BIN)/snakemake         ## ruff (lint + format check), snakefmt --check, snakemake --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint --cores 1
 
-format: $(BIN)/snakemake
+format: $(BIN)/snakemake       ## ruff format and snakefmt, in place
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 	$(BIN)/snakefmt .
 
 clean:
