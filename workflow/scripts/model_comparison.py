@@ -1,4 +1,4 @@
-"""Rule model_comparison: every model's test accuracy over its seed replicates against the baseline."""
+"""Rule model_comparison: test accuracy of each model over its seed replicates, with the baseline."""
 
 from fmagenre.io import setup_logging
 

@@ -1,4 +1,4 @@
-"""The models stage's view of the packed sets: loading, row selection, normalised splits on a device."""
+"""The models stage's view of the packed sets: loading, row selection, normalised splits."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class Split:
         self.y = torch.from_numpy(pack["y"].astype(np.int64)).to(storage)
         self.y_multi = torch.from_numpy(pack["y_multi"].astype(np.float32)).to(storage)
 
-    def subset(self, index: torch.Tensor) -> "Split":
+    def subset(self, index: torch.Tensor) -> Split:
         part = copy.copy(self)
         index = index.to(self.x.device)
         part.x, part.y, part.y_multi = self.x[index], self.y[index], self.y_multi[index]
