@@ -1,4 +1,4 @@
-"""Rule model_comparison: test accuracy of each model over its seed replicates, with the baseline."""
+"""Rule model_comparison: each model's test accuracy over its seed replicates, and the baseline."""
 
 from fmagenre.io import setup_logging
 
