@@ -65,8 +65,10 @@ def test_genres_per_track_all_vs_subset():
 
 
 def _mel_inputs(tmp_path, frames_per_track):
-    """Per-track HDF5 files whose mel is a known constant per genre, and the manifest."""
-    power = {"Electronic": 1.0, "Rock": 10.0, "Pop": 100.0}
+    """Per-track HDF5 files whose mel is a known constant per genre, and the manifest; genre "" is
+    a track without a genre_top (label -1, as the splits keep them for multi-label models)."""
+    power = {"Electronic": 1.0, "Rock": 10.0, "Pop": 100.0, "": 1000.0}
+    labels = {"Electronic": 0, "Pop": 1, "Rock": 2}
     rows, manifest = [], []
     for track_id, (genre, frames) in enumerate(frames_per_track, start=1):
         h5 = f"000/{track_id:06d}.h5"
@@ -74,7 +76,7 @@ def _mel_inputs(tmp_path, frames_per_track):
         with h5py.File(tmp_path / h5, "w") as handle:
             handle["mel"] = np.full((ATTRS["n_mels"], frames), power[genre], dtype=np.float32)
             handle.attrs.update(ATTRS)
-        rows.append({"track_id": track_id, "genre_top": genre})
+        rows.append({"track_id": track_id, "genre_top": genre, "label": labels.get(genre, -1)})
         manifest.append({"track_id": track_id, "h5": h5, "frames": frames})
     return pd.DataFrame(rows), pd.DataFrame(manifest)
 
@@ -118,9 +120,10 @@ def test_difference_panels_share_one_symmetric_scale(tmp_path, saved):
 
 
 def test_mel_figures_from_files(tmp_path, saved):
-    tracks, manifest = _mel_inputs(tmp_path, [("Electronic", 10), ("Rock", 10), ("Pop", 10), ("Pop", 10)])
-    tracks["split"] = ["training", "training", "training", "test"]
-    tracks["label"] = [0, 2, 1, 1]
+    tracks, manifest = _mel_inputs(
+        tmp_path, [("Electronic", 10), ("Rock", 10), ("Pop", 10), ("Pop", 10), ("", 10)]
+    )
+    tracks["split"] = ["training", "training", "training", "test", "training"]
     write_tsv(tmp_path / "splits.tsv", tracks)
     write_tsv(tmp_path / "000" / "manifest.tsv", manifest)
     outputs = {"mean_mel": tmp_path / "mean_mel.svg", "mel_difference": tmp_path / "mel_difference.pdf"}

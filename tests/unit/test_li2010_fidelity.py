@@ -1,21 +1,20 @@
-"""li2010 is the Li et al. 2010 CNN as the FMA baselines' Keras code builds it (fma-facts.md §6)."""
+"""li2010 is the Li et al. 2010 CNN as the FMA baselines' Keras code builds it (fma-facts §6)."""
 
 from __future__ import annotations
 
 import torch
+from models_helpers import spec
 
 from fmagenre.models import build_model
 
-from models_helpers import spec
-
-# FMA baselines.ipynb §3.1 (Keras 1.2.2): MFCC 13 x 2582 (n_fft 512, hop 256 at 22.05 kHz), 16 genres.
+# FMA baselines.ipynb §3.1 (Keras 1.2.2): MFCC 13 x 2582 (n_fft 512, hop 256, 22.05 kHz), 16 genres.
 BANDS, FRAMES, GENRES = 13, 2582, 16
 # Activations [channels, height, width] after each conv (valid padding, stride 4 along time):
 # Keras' (1, 644, 3) -> (1, 159, 15) -> (1, 38, 65), flattened to 2470, then Dense(16).
 SHAPES = [(3, 1, 644), (15, 1, 159), (65, 1, 38)]
 FLAT = 2470
-# Parameters [derived here: fma-facts.md gives the layers, not the count; Keras Conv2D and Dense have
-# one bias per output]: conv 13x10x1 -> 3: 390 + 3; conv 1x10x3 -> 15: 450 + 15;
+# Parameters [derived here: fma-facts.md gives the layers, not the count; Keras Conv2D and Dense
+# have one bias per output]: conv 13x10x1 -> 3: 390 + 3; conv 1x10x3 -> 15: 450 + 15;
 # conv 1x10x15 -> 65: 9750 + 65; dense 2470 -> 16: 39520 + 16; total 50209.
 PARAMETERS = [393, 465, 9815, 39536]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from fmagenre.models.metrics import (
     balanced_accuracy,
     classification_metrics,

@@ -32,7 +32,8 @@ def test_summary_has_every_replicate_and_their_mean_and_sd(tmp_path):
     write_json(single, {**metrics, "seed": 0})
     specs = {"one": {"arch": "li2010", "features": "mfcc"}, "m": {"arch": "vgg", "features": "mel"}}
     frame = summarise([paths[2], single, paths[0], paths[1]], [], specs, str(tmp_path / "s.tsv"))
-    assert list(zip(frame["model"], frame["replicate"])) == [("one", 0), ("m", 0), ("m", 1), ("m", 2)]
+    runs = list(zip(frame["model"], frame["replicate"], strict=True))
+    assert runs == [("one", 0), ("m", 0), ("m", 1), ("m", 2)]
     rows = frame[frame["model"] == "m"]
     assert list(rows["seed"]) == [0, 1, 2] and (rows["replicates"] == 3).all()
     assert rows["test_accuracy_mean"].tolist() == pytest.approx([0.6] * 3)

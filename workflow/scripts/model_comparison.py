@@ -1,4 +1,4 @@
-"""Rule model_comparison: every model's test accuracy over its seed replicates against the baseline."""
+"""Rule model_comparison: each model's test accuracy over its seed replicates, and the baseline."""
 
 from fmagenre.io import setup_logging
 

@@ -1,4 +1,4 @@
-"""Rule model_summary: one row per model and replicate: test metrics with intervals, baseline, flags."""
+"""Rule model_summary: a row per model and replicate: test metrics, intervals, baseline, flags."""
 
 from fmagenre.io import setup_logging
 

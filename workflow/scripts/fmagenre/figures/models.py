@@ -14,7 +14,7 @@ from fmagenre.io import read_tsv
 
 
 def plot_curves(history: pd.DataFrame, path: str, name: str, chosen_epoch: int) -> None:
-    """Loss and accuracy per epoch, training vs validation; the epoch early stopping kept is marked."""
+    """Loss and accuracy per epoch, training vs validation; the epoch early stopping kept marked."""
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for split, style in (("train", "-o"), ("val", "-s")):
         loss_ax.plot(history["epoch"], history[f"{split}_loss"], style, label=split, markersize=3)
@@ -51,8 +51,8 @@ def plot_confusion(matrix: np.ndarray, genres: list[str], path: str, name: str) 
 
 
 def plot_comparison(summary: pd.DataFrame, path: str) -> None:
-    """Test accuracy of every model: the mean over its seed replicates as a bar, each replicate as a
-    dot with its Wilson 95 % interval, the chosen epoch's validation accuracy, and the majority-class
+    """Test accuracy of every model: the mean over its seed replicates as a bar, each replicate as
+    a dot with its Wilson 95 % interval, the chosen epoch's validation accuracy, and the majority
     baseline as a line; so the spread over seeds and the sampling error are both visible."""
     models = list(dict.fromkeys(summary["model"]))
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(models) + 2), 4.5))
@@ -77,7 +77,9 @@ def plot_comparison(summary: pd.DataFrame, path: str) -> None:
     first = summary.drop_duplicates("model")
     labels = [
         f"{m}\n{a}/{f}\n{n} seed(s)"
-        for m, a, f, n in zip(first["model"], first["arch"], first["features"], first["replicates"])
+        for m, a, f, n in zip(
+            first["model"], first["arch"], first["features"], first["replicates"], strict=True
+        )
     ]
     ax.set_xticks(range(len(models)), labels, fontsize=8)
     ax.set(

@@ -76,8 +76,8 @@ def cluster_bootstrap_interval(
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic(*arrays)`` resampling whole clusters (artists).
 
-    ``scipy.stats.bootstrap`` resamples the cluster indices; each resample's statistic is computed on
-    the rows of the drawn clusters (a cluster drawn twice contributes its rows twice). Percentile,
+    ``scipy.stats.bootstrap`` resamples the cluster indices; each resample's statistic is computed
+    on the rows of the drawn clusters (a cluster drawn twice contributes its rows twice). Percentile,
     not BCa: BCa's jackknife fails on the degenerate resamples that tiny test sets produce.
     """
     codes = np.unique(clusters, return_inverse=True)[1]

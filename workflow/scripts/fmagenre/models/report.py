@@ -60,7 +60,7 @@ def model_metrics(
     spec: dict, packs: dict, predictions: dict, history: list[dict], chosen_epoch: int, tracks
 ) -> dict:
     """``metrics.json`` of one run: test metrics with intervals on the labelled (genre_top) tracks,
-    the validation accuracy of the epoch early stopping chose, multi-label metrics on every track."""
+    the validation accuracy of the epoch early stopping chose, multi-label metrics on all tracks."""
     test, genres = packs["test"], packs["training"]["genres"]
     logits, segments = (tensor.cpu().numpy() for tensor in predictions["test"])
     labelled = test["y"] >= 0

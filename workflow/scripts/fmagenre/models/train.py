@@ -43,7 +43,7 @@ RESUME_NAME = "resume.pt"
 EVAL_BATCH = 256
 
 
-# ---- setup -----------------------------------------------------------------------------------------
+# ---- setup ---------------------------------------------------------------------------------------
 
 
 def check_spec(spec: dict) -> None:
@@ -94,7 +94,7 @@ def predict(
 
 
 def accuracy_of(logits: torch.Tensor, y: torch.Tensor) -> float:
-    """Exact fraction (count / n in float64) over the labelled tracks (y >= 0), not a float32 mean."""
+    """Exact fraction (count / n in float64) over the labelled tracks (y >= 0), not a float mean."""
     labelled = y >= 0
     return int((logits.argmax(dim=1) == y)[labelled].sum()) / max(int(labelled.sum()), 1)
 
@@ -197,7 +197,7 @@ def _save_resume(resume_path: Path, identity, model: nn.Module, optimizer, state
         torch.save(payload, tmp)
 
 
-def _train_epoch(model, optimizer, criterion, train: "Split", spec: dict, frames: int, epoch: int):
+def _train_epoch(model, optimizer, criterion, train: Split, spec: dict, frames: int, epoch: int):
     """One epoch over every (track, segment) pair in a seeded order -> the epoch's history row."""
     device, storage = train.device, train.storage
     multilabel = bool(spec["multilabel"])
