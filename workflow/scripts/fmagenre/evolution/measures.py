@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fmagenre.data.pack import read_pack
 from fmagenre.io import atomic_path, genre_slug, read_tsv, write_tsv
 from fmagenre.models.margin import genre_margins, genre_probabilities
 from fmagenre.optimise.spectra import mel_db, track_summaries
@@ -63,8 +64,9 @@ def model_outputs(model: torch.nn.Module, info: dict, x: np.ndarray) -> tuple[np
 
 
 def _read_pack(path: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    with h5py.File(path, "r") as handle:
-        return handle["x"][()], handle["track_id"][()], dict(handle.attrs)
+    """``x`` (float32, feature units), ``track_id`` and the attributes of one pack, by the one reader."""
+    pack = read_pack(path)
+    return pack["x"], pack["track_id"], pack["attrs"]
 
 
 def score_tracks(sources: list[tuple[str, str, int]], followed_tsv: str, scores_out: str,
