@@ -212,6 +212,7 @@ def optimise_targets():
             "results/audio/{model}/{genre}_best.wav", model=model, genre=slugs
         )
         targets += [
+            f"results/optimise/{model}/quality.tsv",
             f"results/optimise/{model}/gap.tsv",
             f"results/optimise/{model}/evolution.tsv",
             f"results/audio/{model}/roundtrip.tsv",

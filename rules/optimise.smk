@@ -9,19 +9,66 @@ MAXIMISE = {
         "lr",
         "objective",
         "starts",
+        "space",
+        "pca_variance",
+        "prior",
         "l2",
         "tv",
-        "jitter_frames",
-        "clamp",
+        "band_shift",
+        "gain_db",
         "seed",
     )
 }
+# The verdict's thresholds (quality.tsv): changing them reruns no optimisation.
+THRESHOLDS = {
+    key: config["optimise"][key]
+    for key in ("knn_percentile_max", "clamp_fraction_max", "roundtrip_share_min")
+}
 # Code fingerprints per job kind: editing the audio code reruns no optimisation, and vice versa.
-SCORE_CODE = ("optimise.scores", "optimise.spectra", "models")
-MAXIMISE_CODE = ("optimise.maximise", *SCORE_CODE, "data.pack")
-AUDIO_CODE = ("optimise.audio", "optimise.spectra", "features", "data.pack")
+SCORE_CODE = ("optimise.scores", "optimise.spectra", "optimise.optimum", "models")
+MAXIMISE_CODE = (
+    "optimise.maximise",
+    "optimise.space",
+    "optimise.transforms",
+    *SCORE_CODE,
+    "data.pack",
+)
+AUDIO_CODE = (
+    "optimise.audio",
+    "optimise.spectra",
+    "optimise.optimum",
+    "features",
+    "data.pack",
+    "models.margin",
+)
+QUALITY_CODE = ("optimise.quality", *SCORE_CODE, "data.pack")
+GAP_CODE = ("optimise.gap", "optimise.quality", "optimise.optimum", "models.margin")
 # "{genre}_best.wav" would also match "{genre}.wav" with genre "X_best": slugs never end in "_best".
 NOT_BEST = r"[A-Za-z0-9_-]+(?<!_best)"
+
+
+def transfer_models(wildcards):
+    """Name -> checkpoint of every model that scores this model's optima: the other trained models on
+    the same feature set and (optimise.replicate_seed) the second-seed replicate of this one."""
+    features = config["models"][wildcards.model]["features"]
+    models = {
+        name: f"results/models/{name}/checkpoint.pt"
+        for name, spec in config["models"].items()
+        if name != wildcards.model and spec["features"] == features
+    }
+    if config["optimise"]["replicate_seed"]:
+        models[f"{wildcards.model}_replicate1"] = (
+            f"results/models/{wildcards.model}/replicates/1/checkpoint.pt"
+        )
+    return models
+
+
+def start_roundtrips(wildcards):
+    return expand(
+        "results/optimise/{model}/roundtrip/{genre}.tsv",
+        model=wildcards.model,
+        genre=genre_slugs(),
+    )
 
 
 rule score_tracks:
@@ -73,9 +120,65 @@ rule optimise_genre:
         "../workflow/scripts/optimise_genre.py"
 
 
+rule start_roundtrip:
+    input:
+        checkpoint="results/models/{model}/checkpoint.pt",
+        optimum="results/optimise/{model}/{genre}.h5",
+    output:
+        roundtrip="results/optimise/{model}/roundtrip/{genre}.tsv",
+    log:
+        "logs/optimise/{model}/roundtrip/{genre}.log",
+    benchmark:
+        "benchmarks/optimise/{model}/roundtrip/{genre}.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+        gpu=0,
+    params:
+        audio=config["audio"],
+        code=code(*AUDIO_CODE, *SCORE_CODE),
+    script:
+        "../workflow/scripts/start_roundtrip.py"
+
+
+rule optimum_quality:
+    input:
+        unpack(optimise_model_inputs),
+        optima=optimised_genres,
+        roundtrips=start_roundtrips,
+        transfer=lambda wildcards: list(transfer_models(wildcards).values()),
+    output:
+        quality=report(
+            "results/optimise/{model}/quality.tsv",
+            caption="../workflow/report/optimise_quality_table.rst",
+            category="Input optimisation",
+            subcategory="{model}",
+        ),
+    log:
+        "logs/optimise/{model}/quality.log",
+    benchmark:
+        "benchmarks/optimise/{model}/quality.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+        gpu=0,
+    params:
+        transfer_names=lambda wildcards: list(transfer_models(wildcards)),
+        thresholds=THRESHOLDS,
+        code=code(*QUALITY_CODE),
+    script:
+        "../workflow/scripts/optimum_quality.py"
+
+
 rule representativeness_gap:
     input:
-        scores="results/optimise/{model}/track_scores.tsv",
+        quality="results/optimise/{model}/quality.tsv",
         optima=optimised_genres,
     output:
         gap=report(
@@ -95,7 +198,7 @@ rule representativeness_gap:
         mem_mb=2000,
         runtime=10,
     params:
-        code=code("optimise.scores", "optimise.spectra"),
+        code=code(*GAP_CODE),
     script:
         "../workflow/scripts/representativeness_gap.py"
 
@@ -134,6 +237,7 @@ rule genre_evolution:
 rule invert_genre:
     input:
         optimum="results/optimise/{model}/{genre}.h5",
+        gap="results/optimise/{model}/gap.tsv",
     output:
         wav=report(
             "results/audio/{model}/{genre}.wav",
@@ -170,6 +274,7 @@ rule audio_roundtrip:
     input:
         checkpoint="results/models/{model}/checkpoint.pt",
         optima=optimised_genres,
+        gap="results/optimise/{model}/gap.tsv",
         wavs=optimised_genre_wavs,
     output:
         roundtrip=report(
@@ -190,6 +295,7 @@ rule audio_roundtrip:
         runtime=10,
         gpu=0,
     params:
+        audio=config["audio"],
         code=code(*AUDIO_CODE, *SCORE_CODE),
     script:
         "../workflow/scripts/audio_roundtrip.py"
@@ -250,6 +356,7 @@ rule evolution_figure:
 rule optimised_inputs_figure:
     input:
         optima=optimised_genres,
+        gap="results/optimise/{model}/gap.tsv",
     output:
         figure=report(
             f"results/figures/optimise/{{model}}/optimised_inputs.{FIG_EXT}",
@@ -268,6 +375,6 @@ rule optimised_inputs_figure:
         mem_mb=1000,
         runtime=5,
     params:
-        code=code("figures.optimise", "figures.common"),
+        code=code("figures.optimise", "figures.common", "optimise.optimum"),
     script:
         "../workflow/scripts/optimised_inputs_figure.py"

@@ -8,6 +8,7 @@ from fmagenre.optimise.audio import AudioParams, invert_genre  # noqa: E402
 
 invert_genre(
     optimum_h5=snakemake.input.optimum,
+    gap_tsv=snakemake.input.gap,
     output=snakemake.output.wav,
     output_best=snakemake.output.best,
     params=AudioParams.from_config(snakemake.params.audio),

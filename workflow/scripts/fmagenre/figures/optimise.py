@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
 
-import h5py
 import numpy as np
 
 from fmagenre.figures.common import plt, save_figure
 from fmagenre.io import read_tsv
+from fmagenre.optimise.optimum import read_optimum
 
 # track_scores.tsv holds fmagenre.models.track_logits: raw logits (segment models: mean over segments)
 SCORE_LABEL = "track score (logit)"
+MARGIN_LABEL = "track margin (log-odds, logit minus logsumexp of the others)"
 
 
 def _grid(n: int, width: float = 4.0, height: float = 2.8):
@@ -25,20 +25,20 @@ def _grid(n: int, width: float = 4.0, height: float = 2.8):
 
 
 def gap_figure(gap_tsv: str, output: str, model: str) -> None:
-    """Grouped bars: the optimum's and the best real track's logit per genre; failed genres marked."""
+    """Grouped bars: the headline optimum's and the best real track's margin per genre, with each verdict."""
     gap = read_tsv(gap_tsv)
     positions = np.arange(len(gap))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(gap) + 2), 4.5))
-    ax.bar(positions - 0.2, gap["optimum_logit"], 0.4, label="optimised input")
-    ax.bar(positions + 0.2, gap["best_track_logit"], 0.4, label="best real track")
-    failed = gap["failed"].astype(str).str.lower() == "true"
-    for position, row in zip(positions[failed.to_numpy()], gap[failed].itertuples()):
-        ax.annotate("failed", (position, max(row.optimum_logit, row.best_track_logit)),
-                    ha="center", va="bottom", color="red", fontweight="bold")
+    ax.bar(positions - 0.2, gap["optimum_margin"], 0.4, label="headline optimum")
+    ax.bar(positions + 0.2, gap["best_track_margin"], 0.4, label="best real track")
+    for position, row in zip(positions, gap.itertuples()):
+        label = row.verdict + (", failed" if str(row.failed).lower() == "true" else "")
+        ax.annotate(label, (position, max(row.optimum_margin, row.best_track_margin)), ha="center",
+                    va="bottom", fontsize=8, color="black" if row.verdict == "representative" else "red")
     ax.set_xticks(positions, gap["genre"], rotation=30, ha="right")
     ax.set_xlabel("genre")
-    ax.set_ylabel(f"{SCORE_LABEL} of the genre")
-    ax.set_title(f"Representativeness gap, model {model}: optimum vs best real track")
+    ax.set_ylabel(f"{MARGIN_LABEL}")
+    ax.set_title(f"Representativeness gap, model {model}: headline optimum (verdict) vs best real track")
     ax.axhline(0, color="black", linewidth=0.5)
     ax.legend()
     save_figure(fig, output)
@@ -71,21 +71,22 @@ def evolution_figure(evolution_tsv: str, output: str, model: str) -> None:
     save_figure(fig, output)
 
 
-def optimised_inputs_figure(optimum_h5s: list[str], output: str, model: str) -> None:
-    """The optimised input of every genre (normalised units), one panel per genre with a colour bar."""
+def optimised_inputs_figure(optimum_h5s: list[str], gap_tsv: str, output: str, model: str) -> None:
+    """The headline optimum of every genre (normalised units) with its verdict, one panel per genre."""
+    gap = read_tsv(gap_tsv).set_index("genre")
     fig, axes = _grid(len(optimum_h5s), width=4.2, height=3.0)
     for ax, path in zip(axes, optimum_h5s):
-        with h5py.File(path, "r") as handle:
-            z = handle["x_normalised"][()]
-            attrs = dict(handle.attrs)
-        seconds = z.shape[1] * int(attrs["hop_length"]) / int(attrs["sr"])
+        optimum = read_optimum(path)
+        row = gap.loc[optimum.genre]
+        z = optimum.start_inputs_normalised[optimum.start_index(row["headline_start"])]
+        seconds = z.shape[1] * optimum.feature["hop_length"] / optimum.feature["sr"]
         image = ax.imshow(z, origin="lower", aspect="auto", cmap="coolwarm", interpolation="nearest",
                           extent=(0, seconds, -0.5, z.shape[0] - 0.5))
-        ax.set_title(f"{attrs['genre']} (logit {float(attrs['logit']):.2f}, p = {float(attrs['probability']):.2f})")
+        ax.set_title(f"{optimum.genre}: {row['verdict']} (margin {row['optimum_margin']:.2f})", fontsize=9)
         ax.set_xlabel("time (s)")
-        bands = " + ".join(name for name, _ in json.loads(attrs["bands"]))
+        bands = " + ".join(name for name, _ in optimum.bands)
         ax.set_ylabel(f"band index ({bands})")
         fig.colorbar(image, ax=ax, label="normalised value (std)")
-    fig.suptitle(f"Optimised inputs per genre, model {model}")
+    fig.suptitle(f"Headline optimum per genre (the input model {model} scores highest under the constraints)")
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     save_figure(fig, output)

@@ -1,7 +1,6 @@
-"""Real tracks against the optimum: per-track scores, the representativeness gap and genre evolution.
+"""Real tracks scored by the model (``track_scores.tsv``, the one batched inference of this stage)
+and genre evolution (the gap is :mod:`fmagenre.optimise.gap`).
 
-The gap (the paper's Fig. 12) is the optimum's logit minus the best real track's; a negative gap
-means a real track outscores the optimised input, i.e. the optimisation failed, and is flagged.
 Evolution bins each genre's tracks by release year and follows the best and mean score, the
 distance of the period's mean input to the optimum, and two feature summaries, the spectral
 centroid and the tempo, so that the synthetic data's planted brightness and tempo drifts can be
@@ -19,14 +18,11 @@ import pandas as pd
 import torch
 
 from fmagenre.io import genre_slug, read_tsv, write_tsv
+from fmagenre.optimise.optimum import read_optimum
 from fmagenre.optimise.spectra import track_summaries
 
 log = logging.getLogger(__name__)
 
-GAP_COLUMNS = [
-    "genre", "optimum_logit", "optimum_probability", "best_track_id", "best_track_logit",
-    "best_track_split", "gap", "failed", "optimum_top_genre",
-]
 EVOLUTION_COLUMNS = [
     "genre", "period", "period_start", "period_end", "n_tracks", "best_logit", "mean_logit",
     "gap_to_optimum", "feature_distance", "spectral_centroid_hz", "tempo_bpm",
@@ -37,13 +33,14 @@ SCORE_BATCH = 256
 
 
 def read_packs(datasets: dict[str, str]) -> dict[str, dict[str, np.ndarray]]:
-    """``x`` (feature units), ``track_id`` and ``year`` of each split's pack, plus the pack attributes."""
+    """``x`` (feature units), ``track_id``, ``y`` (label) and ``year`` of each split's pack, plus the pack attributes."""
     packs = {}
     for split, path in datasets.items():
         with h5py.File(path, "r") as handle:
             packs[split] = {
                 "x": handle["x"][()],
                 "track_id": handle["track_id"][()],
+                "y": handle["y"][()],
                 "year": handle["year"][()],
                 "attrs": dict(handle.attrs),
             }
@@ -97,51 +94,16 @@ def score_tracks(checkpoint: str, datasets: dict[str, str], tracks_tsv: str, out
     write_tsv(output, pd.concat(frames, ignore_index=True))
 
 
-def read_optimum(path: str) -> dict:
-    """The summary of one ``{genre}.h5``: titles, logit, probability and the optimum's band profile."""
-    with h5py.File(path, "r") as handle:
-        attrs = handle.attrs
-        return {
-            "genre": str(attrs["genre"]),
-            "slug": str(attrs["slug"]),
-            "logit": float(attrs["logit"]),
-            "probability": float(attrs["probability"]),
-            "profile": handle["x_normalised"][()].mean(axis=1),
-            "top_genre": json.loads(attrs["genres"])[int(np.argmax(handle["logits"][()]))],
-        }
-
-
-def representativeness_gap(scores: pd.DataFrame, optima: list[dict]) -> pd.DataFrame:
-    """Per genre: the optimum, the highest-scoring real track (any split, any genre) and the gap.
-
-    ``optimum_top_genre`` is the genre the model gives the optimum: a raised logit need not make the
-    optimum the model's first choice (every logit can rise together).
-    """
-    rows = []
-    for optimum in optima:
-        column = logit_column(optimum["slug"])
-        best = scores.loc[scores[column].idxmax()]
-        gap = optimum["logit"] - float(best[column])
-        failed = gap < 0
-        if optimum["top_genre"] != optimum["genre"]:
-            log.warning(
-                "%s: the model gives the optimum to %s: the raised logit did not make it the top genre "
-                "(try optimise.objective: log_probability)", optimum["genre"], optimum["top_genre"],
-            )
-        if failed:
-            log.warning(
-                "%s: real track %d (logit %.3f) outscores the optimum (%.3f): the optimisation failed",
-                optimum["genre"], int(best["track_id"]), float(best[column]), optimum["logit"],
-            )
-        rows.append(
-            [optimum["genre"], optimum["logit"], optimum["probability"], int(best["track_id"]),
-             float(best[column]), best["split"], gap, bool(failed), optimum["top_genre"]]
-        )
-    return pd.DataFrame(rows, columns=GAP_COLUMNS)
-
-
-def gap_table(scores_tsv: str, optimum_h5s: list[str], output: str) -> None:
-    write_tsv(output, representativeness_gap(read_tsv(scores_tsv), [read_optimum(p) for p in optimum_h5s]))
+def evolution_optimum(path: str) -> dict:
+    """What evolution compares periods with: the highest-margin start of one ``{genre}.h5``."""
+    optimum = read_optimum(path)
+    best = int(np.argmax(optimum.start_margins))
+    return {
+        "genre": optimum.genre,
+        "slug": optimum.slug,
+        "logit": float(optimum.start_logits[best, optimum.genre_index]),
+        "profile": optimum.start_inputs_normalised[best].mean(axis=1),
+    }
 
 
 def track_periods(years: pd.Series, period_years: int, periods: list | None = None) -> pd.DataFrame:
@@ -265,6 +227,6 @@ def evolution_table(
         raise KeyError(f"{scores_tsv}: {int(unscored.sum())} packed tracks are not scored (e.g. "
                        f"{aligned.loc[unscored, 'track_id'].iloc[0]}); fix: rerun rule score_tracks")
     merged = {key: np.concatenate([part[key] for part in summaries]) for key in summaries[0]}
-    optima = [read_optimum(path) for path in optimum_h5s]
+    optima = [evolution_optimum(path) for path in optimum_h5s]
     table = genre_evolution(aligned, np.concatenate(profiles), merged, optima, period_years, periods)
     write_tsv(output, table)
