@@ -15,6 +15,7 @@ import pytest
 import soundfile
 import torch
 
+from fmagenre.config import load_schema
 from fmagenre.data.pack import fit_frames
 from fmagenre.features.extract import FeatureParams, compute_features
 from fmagenre.figures.optimise import evolution_figure, gap_figure, optimised_inputs_figure
@@ -22,9 +23,13 @@ from fmagenre.io import genre_slug, read_tsv, write_tsv
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.checkpoint import save_checkpoint
 from fmagenre.models.zoo import build_model
-from fmagenre.optimise.audio import AudioParams, audio_roundtrip, invert_genre
+from fmagenre.models.margin import genre_margins
+from fmagenre.optimise.audio import AudioParams, audio_roundtrip, invert_genre, start_roundtrip
+from fmagenre.optimise.gap import gap_table
 from fmagenre.optimise.maximise import OptimiseParams, optimise_genre
-from fmagenre.optimise.scores import evolution_table, gap_table, score_tracks
+from fmagenre.optimise.optimum import read_optimum
+from fmagenre.optimise.quality import Thresholds, quality_table
+from fmagenre.optimise.scores import evolution_table, score_tracks
 
 FEATURE = FeatureParams(n_mfcc=20, n_mels=64)
 GENRES = ["Dark Folk", "Hip-Hop", "Rock"]
@@ -33,6 +38,9 @@ SPECS = {
     "whole": {"arch": "li2010", "filters": [4, 8], "kernels": [4, 4], "strides": [2, 2]},
     "segment": {"arch": "vgg", "channels": [4, 8], "segment_seconds": 0.4},
 }
+# the schema's defaults of the optimise section, read from the schema itself
+PARAMS = {name: spec["default"] for name, spec in load_schema()["properties"]["optimise"]["properties"].items()
+          if name in OptimiseParams.__dataclass_fields__}
 
 
 def make_packs(root) -> tuple[dict[str, str], str, np.ndarray, np.ndarray]:
@@ -64,9 +72,9 @@ def make_packs(root) -> tuple[dict[str, str], str, np.ndarray, np.ndarray]:
     return datasets, tracks, mean, std
 
 
-def train_checkpoint(path, datasets, mean, std, spec) -> None:
+def train_checkpoint(path, datasets, mean, std, spec, seed: int = 0) -> None:
     """A tiny model of the zoo trained on (segments of) the training pack, saved as the contract says."""
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     with h5py.File(datasets["training"], "r") as handle:
         x, y = handle["x"][()], handle["y"][()]
     z = torch.as_tensor((x - mean[:, None]) / std[:, None])
@@ -94,6 +102,8 @@ def test_stage_end_to_end(tmp_path, kind):
     datasets, tracks, mean, std = make_packs(tmp_path)
     checkpoint = str(tmp_path / "checkpoint.pt")
     train_checkpoint(checkpoint, datasets, mean, std, SPECS[kind])
+    replicate = str(tmp_path / "replicate.pt")
+    train_checkpoint(replicate, datasets, mean, std, SPECS[kind], seed=1)
     scores_tsv = str(tmp_path / "track_scores.tsv")
     score_tracks(checkpoint, datasets, tracks, scores_tsv)
     scores = read_tsv(scores_tsv)
@@ -103,53 +113,81 @@ def test_stage_end_to_end(tmp_path, kind):
     # the trained model separates the genres (else the stage would be tested on noise)
     assert (scores.iloc[:, 4:].to_numpy().argmax(axis=1) == [GENRES.index(g) for g in scores["genre_top"]]).mean() > 0.8
 
-    params = OptimiseParams(steps=60, lr=0.1)
+    params = OptimiseParams(**{**PARAMS, "steps": 60, "lr": 0.1, "starts": 5})
     optima = [str(tmp_path / f"{slug}.h5") for slug in slugs]
-    for slug, path in zip(slugs, optima):
+    roundtrips = [str(tmp_path / f"roundtrip_{slug}.tsv") for slug in slugs]
+    audio = AudioParams(seconds=None, griffin_lim_iters=8, quality_iters=4)
+    for slug, path, rt in zip(slugs, optima, roundtrips):
         optimise_genre(checkpoint, datasets, scores_tsv, slug, path, params)
-    with h5py.File(optima[0], "r") as handle:
-        assert handle["trajectories"].shape == (3, 60)
-        assert handle["x_normalised"].shape == handle["x"].shape == (FEATURE.n_mfcc, 64 if kind == "whole" else 16)
-        assert handle.attrs["best_start"] in ("noise", "mean", "best_track")
-        assert json.loads(handle.attrs["params"])["steps"] == 60
+        start_roundtrip(checkpoint, path, rt, audio)
+    optimum = read_optimum(optima[1])
+    assert optimum.trajectories.shape == (5, 60)
+    assert optimum.start_names[:2] == ["noise", "mean"] and len(optimum.start_names) == 5
+    frames = 64 if kind == "whole" else 16
+    assert optimum.start_inputs.shape == optimum.start_inputs_normalised.shape == (5, FEATURE.n_mfcc, frames)
+    # the starts are real training tracks of the genre, never the best-scoring real track
+    track_ids = optimum.start_track_ids[2:]
+    genre_of = scores.set_index("track_id")
+    assert all(genre_of.loc[t, "genre_top"] == GENRES[1] and genre_of.loc[t, "split"] == "training" for t in track_ids)
+    assert optimum.best_track_id not in track_ids
+    # the margins written are the starts' inputs scored as tracks by the model
+    model, info = load_model(checkpoint)
+    with torch.no_grad():
+        logits = track_logits(model, info, torch.as_tensor(np.stack([fit_frames(x, FRAMES) for x in optimum.start_inputs])))
+    np.testing.assert_allclose(optimum.start_margins, genre_margins(logits.numpy())[:, 1], rtol=1e-4, atol=1e-4)
+    assert optimum.penalty_names == ["l2", "tv"] and (optimum.penalty_ratios > 0).all()
 
-    gap_table(scores_tsv, optima, str(tmp_path / "gap.tsv"))
-    gap = read_tsv(tmp_path / "gap.tsv")
-    # the optimum outscores every real track of every split, for every genre
-    assert not gap["failed"].any() and (gap["gap"] > 0).all(), gap.to_string()
+    quality_tsv = str(tmp_path / "quality.tsv")
+    quality_table(checkpoint, datasets, optima, roundtrips, {"replicate": replicate}, quality_tsv, Thresholds())
+    quality = read_tsv(quality_tsv)
+    assert len(quality) == 5 * len(GENRES) and set(quality["verdict"]) <= {"representative", "adversarial"}
+    for column in ("margin", "clamp_fraction", "knn_percentile", "frechet_distance", "transfer_rank_replicate",
+                   "transfer_margin_replicate", "roundtrip_share", "spectral_convergence_db"):
+        assert column in quality
+    assert quality["knn_percentile"].between(0, 100).all() and quality["spectral_convergence_db"].lt(0).all()
+    assert quality.groupby("genre")["frechet_distance"].nunique().eq(1).all()
+
+    gap_tsv = str(tmp_path / "gap.tsv")
+    gap_table(quality_tsv, optima, gap_tsv)
+    gap = read_tsv(gap_tsv)
+    assert list(gap["genre"]) == GENRES
     for row in gap.itertuples():
-        assert row.optimum_logit > scores[f"logit_{genre_slug(row.genre)}"].max()
+        mine = quality[quality["genre"] == row.genre]
+        representative = mine[mine["verdict"] == "representative"]
+        pool = representative if len(representative) else mine
+        assert row.headline_start == pool.loc[pool["margin"].idxmax(), "start"]
+        assert row.verdict == ("representative" if len(representative) else "adversarial")
 
     evolution_table(checkpoint, datasets, scores_tsv, optima, str(tmp_path / "evolution.tsv"), period_years=4)
     evolution = read_tsv(tmp_path / "evolution.tsv")
     assert set(evolution["genre"]) == set(GENRES) and evolution["n_tracks"].sum() == len(scores)
 
-    audio = AudioParams(seconds=None, n_iter=8)
     wavs = [(str(tmp_path / f"{s}.wav"), str(tmp_path / f"{s}_best.wav")) for s in slugs]
     for path, (wav, best) in zip(optima, wavs):
-        invert_genre(path, wav, best, audio)
+        invert_genre(path, gap_tsv, wav, best, audio)
         for name in (wav, best):
             y, sr = soundfile.read(name)
             assert sr == FEATURE.sr and len(y) == (FRAMES - 1) * FEATURE.hop_length
             assert np.isfinite(y).all() and np.sqrt(np.mean(y**2)) > 0.03
 
-    audio_roundtrip(checkpoint, optima, wavs, str(tmp_path / "roundtrip.tsv"))
+    audio_roundtrip(checkpoint, optima, gap_tsv, wavs, str(tmp_path / "roundtrip.tsv"), audio)
     roundtrip = read_tsv(tmp_path / "roundtrip.tsv")
     assert list(roundtrip["source"]) == ["optimum", "best_track"] * len(GENRES)
-    assert roundtrip["target_rank"].between(1, len(GENRES)).all()
+    assert list(roundtrip["start"][::2]) == list(gap["headline_start"])
+    assert roundtrip["spectral_convergence_db"].lt(0).all()
     # computed from the WAV, not assumed: re-extract independently and compare
     y, _ = soundfile.read(wavs[1][0], dtype="float32")
     x = fit_frames(compute_features(y, FEATURE)["mfcc"], FRAMES)
-    model, info = load_model(checkpoint)
     with torch.no_grad():
-        probabilities = torch.softmax(track_logits(model, info, torch.as_tensor(x[None])), dim=1)[0]
+        row_logits = track_logits(model, info, torch.as_tensor(x[None])).numpy()
     row = roundtrip.iloc[2]
     assert row["genre"] == GENRES[1] and row["source"] == "optimum"
-    assert row["target_probability"] == pytest.approx(float(probabilities[1]), rel=1e-4)
-    assert row["top_genre"] == GENRES[int(probabilities.argmax())]
+    assert row["target_margin"] == pytest.approx(float(genre_margins(row_logits)[0, 1]), rel=1e-4, abs=1e-4)
+    assert row["target_rank"] == 1 + int((row_logits[0] > row_logits[0, 1]).sum())
+    assert row["top_genre"] == GENRES[int(row_logits.argmax())]
 
     figures = tmp_path / "figures"
-    gap_figure(str(tmp_path / "gap.tsv"), str(figures / "gap.png"), model=kind)
+    gap_figure(gap_tsv, str(figures / "gap.png"), model=kind)
     evolution_figure(str(tmp_path / "evolution.tsv"), str(figures / "evolution.png"), model=kind)
-    optimised_inputs_figure(optima, str(figures / "optimised_inputs.png"), model=kind)
+    optimised_inputs_figure(optima, gap_tsv, str(figures / "optimised_inputs.png"), model=kind)
     assert all((figures / f"{name}.png").stat().st_size > 10_000 for name in ("gap", "evolution", "optimised_inputs"))

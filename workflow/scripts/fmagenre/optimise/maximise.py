@@ -118,7 +118,7 @@ def maximise(model, target: int, space, variable: torch.Tensor, transforms: Tran
             p.requires_grad_(flag)
         model.train(was_training)
     ratios = np.stack([(value / final.abs().clamp_min(1e-6)).numpy() for value in penalties.values()], axis=1)
-    return MaximiseResult(z.numpy().copy(), trajectories, list(penalties), ratios)
+    return MaximiseResult(z.detach().numpy().copy(), trajectories, list(penalties), ratios)
 
 
 # ---- pipeline job: named steps ------------------------------------------------------------------
