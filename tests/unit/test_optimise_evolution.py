@@ -1,4 +1,4 @@
-"""Gap and evolution tables: planted brightness and tempo drifts show with the right sign."""
+"""Evolution tables: planted brightness and tempo drifts show with the right sign."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from fmagenre.optimise.scores import (
     drift_report,
     drift_trend,
     genre_evolution,
-    representativeness_gap,
     track_periods,
 )
 from fmagenre.optimise.spectra import track_summaries
@@ -139,16 +138,3 @@ def test_drift_trend_needs_two_periods():
                           "spectral_centroid_hz": [1000.0]})
     with pytest.raises(ValueError, match="2"):
         drift_trend(table, "A", "spectral_centroid_hz")
-
-
-def test_gap_flags_a_real_track_above_the_optimum(caplog):
-    scores = pd.DataFrame({"track_id": [1, 2, 3], "split": ["training", "test", "validation"],
-                           logit_column("A"): [1.0, 5.0, 2.0], logit_column("B"): [0.5, 0.1, 9.0]})
-    table = representativeness_gap(scores, [
-        {"genre": "A", "slug": "A", "logit": 7.0, "probability": 0.9, "top_genre": "A"},
-        {"genre": "B", "slug": "B", "logit": 8.0, "probability": 0.8, "top_genre": "A"},
-    ])
-    a, b = table.iloc[0], table.iloc[1]
-    assert (a["best_track_id"], a["best_track_split"], a["gap"], a["failed"]) == (2, "test", 2.0, False)
-    assert (b["best_track_id"], b["gap"], b["failed"]) == (3, -1.0, True)
-    assert "outscores the optimum" in caplog.text
