@@ -32,6 +32,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from fmagenre.data.metadata import SPLITS
+from fmagenre.features.extract import power_to_db
 from fmagenre.io import TMP_SUFFIX, atomic_path, read_tsv
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ FEATURE_SETS = {
 }
 PAD_POLICY = "centre-crop; pad-end-wrap"
 PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
-MEL_AMIN = 1e-10
 
 
 def fit_frames(x: np.ndarray, frames: int) -> np.ndarray:
@@ -87,9 +87,10 @@ class _BandStats:
 
 
 def pack_units(name: str, values: np.ndarray) -> np.ndarray:
-    """A stored feature in the units packs (and models) use: mel power -> dB; the others as stored."""
+    """A stored feature in the units packs (and models) use: mel power -> dB (no top_db floor); the others
+    as stored."""
     if name == "mel":
-        return 10.0 * np.log10(np.maximum(values, np.float32(MEL_AMIN)))
+        return power_to_db(values, top_db=np.inf)
     return values
 
 
