@@ -211,6 +211,12 @@ def optimise_targets():
         targets += expand(
             "results/audio/{model}/{genre}_best.wav", model=model, genre=slugs
         )
+        targets += expand(
+            "results/audio/{model}/{genre}{suffix}.mp3",
+            model=model,
+            genre=slugs,
+            suffix=("", "_best"),
+        )
         targets += [
             f"results/optimise/{model}/quality.tsv",
             f"results/optimise/{model}/gap.tsv",
@@ -219,6 +225,8 @@ def optimise_targets():
             f"results/figures/optimise/{model}/gap.{FIG_EXT}",
             f"results/figures/optimise/{model}/evolution.{FIG_EXT}",
             f"results/figures/optimise/{model}/optimised_inputs.{FIG_EXT}",
+            f"results/figures/optimise/{model}/quality.{FIG_EXT}",
+            f"results/figures/optimise/{model}/optimum_vs_real.{FIG_EXT}",
         ]
     return targets
 

@@ -239,14 +239,16 @@ rule invert_genre:
         optimum="results/optimise/{model}/{genre}.h5",
         gap="results/optimise/{model}/gap.tsv",
     output:
-        wav=report(
-            "results/audio/{model}/{genre}.wav",
+        wav="results/audio/{model}/{genre}.wav",
+        best="results/audio/{model}/{genre}_best.wav",
+        mp3=report(
+            "results/audio/{model}/{genre}.mp3",
             caption="../workflow/report/audio_optimum.rst",
             category="Audio",
             subcategory="{model}",
         ),
-        best=report(
-            "results/audio/{model}/{genre}_best.wav",
+        best_mp3=report(
+            "results/audio/{model}/{genre}_best.mp3",
             caption="../workflow/report/audio_best_track.rst",
             category="Audio",
             subcategory="{model}",
@@ -265,7 +267,7 @@ rule invert_genre:
         runtime=10,
     params:
         audio=config["audio"],
-        code=code(*AUDIO_CODE),
+        code=code(*AUDIO_CODE, "data.audio"),
     script:
         "../workflow/scripts/invert_genre.py"
 
@@ -378,3 +380,57 @@ rule optimised_inputs_figure:
         code=code("figures.optimise", "figures.common", "optimise.optimum"),
     script:
         "../workflow/scripts/optimised_inputs_figure.py"
+
+
+rule quality_figure:
+    input:
+        quality="results/optimise/{model}/quality.tsv",
+        gap="results/optimise/{model}/gap.tsv",
+    output:
+        figure=report(
+            f"results/figures/optimise/{{model}}/quality.{FIG_EXT}",
+            caption="../workflow/report/optimise_quality.rst",
+            category="Input optimisation",
+            subcategory="{model}",
+        ),
+    log:
+        "logs/figures/optimise/{model}/quality.log",
+    benchmark:
+        "benchmarks/figures/optimise/{model}/quality.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=code("figures.optimise", "figures.common"),
+    script:
+        "../workflow/scripts/quality_figure.py"
+
+
+rule optimum_comparison_figure:
+    input:
+        optima=optimised_genres,
+        gap="results/optimise/{model}/gap.tsv",
+    output:
+        figure=report(
+            f"results/figures/optimise/{{model}}/optimum_vs_real.{FIG_EXT}",
+            caption="../workflow/report/optimise_comparison.rst",
+            category="Input optimisation",
+            subcategory="{model}",
+        ),
+    log:
+        "logs/figures/optimise/{model}/optimum_vs_real.log",
+    benchmark:
+        "benchmarks/figures/optimise/{model}/optimum_vs_real.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        code=code("figures.optimise", "figures.common", "optimise.optimum", "optimise.spectra"),
+    script:
+        "../workflow/scripts/optimum_comparison_figure.py"

@@ -7,6 +7,7 @@ rules run them, for a whole-clip model and a segment model (whose optimum is loo
 from __future__ import annotations
 
 import json
+import os
 
 import h5py
 import numpy as np
@@ -18,7 +19,13 @@ import torch
 from fmagenre.config import load_schema
 from fmagenre.data.pack import fit_frames
 from fmagenre.features.extract import FeatureParams, compute_features
-from fmagenre.figures.optimise import evolution_figure, gap_figure, optimised_inputs_figure
+from fmagenre.figures.optimise import (
+    evolution_figure,
+    gap_figure,
+    optimised_inputs_figure,
+    optimum_comparison_figure,
+    quality_figure,
+)
 from fmagenre.io import genre_slug, read_tsv, write_tsv
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.checkpoint import save_checkpoint
@@ -130,6 +137,10 @@ def test_stage_end_to_end(tmp_path, kind):
     genre_of = scores.set_index("track_id")
     assert all(genre_of.loc[t, "genre_top"] == GENRES[1] and genre_of.loc[t, "split"] == "training" for t in track_ids)
     assert optimum.best_track_id not in track_ids
+    typical = scores[(scores["split"] == "training") & (scores["genre_top"] == GENRES[1])]
+    typical_margins = genre_margins(typical.iloc[:, 4:].to_numpy())[:, 1]
+    assert np.sort(typical_margins)[len(typical) // 2] == pytest.approx(
+        typical_margins[list(typical["track_id"]).index(optimum.typical_track_id)])
     # the margins written are the starts' inputs scored as tracks by the model
     model, info = load_model(checkpoint)
     with torch.no_grad():
@@ -164,8 +175,14 @@ def test_stage_end_to_end(tmp_path, kind):
 
     wavs = [(str(tmp_path / f"{s}.wav"), str(tmp_path / f"{s}_best.wav")) for s in slugs]
     for path, (wav, best) in zip(optima, wavs):
-        invert_genre(path, gap_tsv, wav, best, audio)
-        for name in (wav, best):
+        mp3s = (wav.replace(".wav", ".mp3"), best.replace(".wav", ".mp3"))
+        invert_genre(path, gap_tsv, wav, best, audio, mp3s=mp3s)
+        for name, mp3 in zip((wav, best), mp3s):
+            # the report's compressed copy decodes to the same clip, a fraction of the size
+            y_mp3, sr_mp3 = soundfile.read(mp3)
+            y_wav, _ = soundfile.read(name)
+            assert sr_mp3 == FEATURE.sr and abs(len(y_mp3) - len(y_wav)) < 2 * 1152
+            assert os.path.getsize(mp3) < 0.4 * os.path.getsize(name)
             y, sr = soundfile.read(name)
             assert sr == FEATURE.sr and len(y) == (FRAMES - 1) * FEATURE.hop_length
             assert np.isfinite(y).all() and np.sqrt(np.mean(y**2)) > 0.03
@@ -190,4 +207,7 @@ def test_stage_end_to_end(tmp_path, kind):
     gap_figure(gap_tsv, str(figures / "gap.png"), model=kind)
     evolution_figure(str(tmp_path / "evolution.tsv"), str(figures / "evolution.png"), model=kind)
     optimised_inputs_figure(optima, gap_tsv, str(figures / "optimised_inputs.png"), model=kind)
-    assert all((figures / f"{name}.png").stat().st_size > 10_000 for name in ("gap", "evolution", "optimised_inputs"))
+    quality_figure(quality_tsv, gap_tsv, str(figures / "quality.png"), model=kind)
+    optimum_comparison_figure(optima, gap_tsv, str(figures / "optimum_vs_real.png"), model=kind)
+    names = ("gap", "evolution", "optimised_inputs", "quality", "optimum_vs_real")
+    assert all((figures / f"{name}.png").stat().st_size > 10_000 for name in names)

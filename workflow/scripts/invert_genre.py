@@ -12,4 +12,5 @@ invert_genre(
     output=snakemake.output.wav,
     output_best=snakemake.output.best,
     params=AudioParams.from_config(snakemake.params.audio),
+    mp3s=(snakemake.output.mp3, snakemake.output.best_mp3),
 )

@@ -1,4 +1,4 @@
-"""Figures of the input-optimisation stage: the representativeness gap, genre evolution, optimised inputs."""
+"""Figures of the input-optimisation stage: the gap, quality checks, optima beside real tracks, evolution."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import math
 import numpy as np
 
 from fmagenre.figures.common import plt, save_figure
+from fmagenre.data.pack import fit_frames
 from fmagenre.io import read_tsv
 from fmagenre.optimise.optimum import read_optimum
+from fmagenre.optimise.spectra import mel_db
 
 # track_scores.tsv holds fmagenre.models.track_logits: raw logits (segment models: mean over segments)
 SCORE_LABEL = "track score (logit)"
@@ -89,4 +91,61 @@ def optimised_inputs_figure(optimum_h5s: list[str], gap_tsv: str, output: str, m
         fig.colorbar(image, ax=ax, label="normalised value (std)")
     fig.suptitle(f"Headline optimum per genre (the input model {model} scores highest under the constraints)")
     fig.tight_layout(rect=(0, 0, 1, 0.96))
+    save_figure(fig, output)
+
+
+def quality_figure(quality_tsv: str, gap_tsv: str, output: str, model: str) -> None:
+    """Per genre: every start's margin against its knn_percentile, coloured by verdict; the panel title
+    gives the genre's verdict and headline start, the lines the best real track and the knn threshold."""
+    quality, gap = read_tsv(quality_tsv), read_tsv(gap_tsv).set_index("genre")
+    genres = list(dict.fromkeys(quality["genre"]))
+    fig, axes = _grid(len(genres), width=4.0, height=3.0)
+    for ax, genre in zip(axes, genres):
+        rows, row = quality[quality["genre"] == genre], gap.loc[genre]
+        for verdict, colour in (("representative", "tab:green"), ("adversarial", "tab:red")):
+            mine = rows[rows["verdict"] == verdict]
+            ax.scatter(mine["knn_percentile"], mine["margin"], color=colour, label=verdict)
+        chosen = rows[rows["start"] == row["headline_start"]]
+        ax.scatter(chosen["knn_percentile"], chosen["margin"], s=160, facecolors="none", edgecolors="black",
+                   label="headline")
+        ax.axhline(float(row["best_track_margin"]), color="grey", linestyle="--", label="best real track")
+        ax.set_xlim(-5, 105)
+        ax.set_title(f"{genre}: {row['verdict']} ({row['headline_start']})", fontsize=9,
+                     color="black" if row["verdict"] == "representative" else "red")
+        ax.set_xlabel("knn_percentile (100 = farther than every real track)")
+        ax.set_ylabel("margin (log-odds)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4)
+    count = int((gap["verdict"] == "representative").sum())
+    fig.suptitle(f"Quality checks per start, model {model}: {count}/{len(gap)} genres representative")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    save_figure(fig, output)
+
+
+def optimum_comparison_figure(optimum_h5s: list[str], gap_tsv: str, output: str, model: str) -> None:
+    """Per genre (rows) as dB mel images: the headline optimum, the best real track and a typical real
+    track (median margin), over the optimum's frames, on one colour scale per row."""
+    gap = read_tsv(gap_tsv).set_index("genre")
+    fig, axes = plt.subplots(len(optimum_h5s), 3, figsize=(12, 2.4 * len(optimum_h5s)), squeeze=False)
+    for ax_row, path in zip(axes, optimum_h5s):
+        optimum = read_optimum(path)
+        row = gap.loc[optimum.genre]
+        x = optimum.start_inputs[optimum.start_index(row["headline_start"])]
+        frames = x.shape[1]
+        maps = [mel_db(m, optimum.bands, optimum.feature["n_mels"])
+                for m in (x, fit_frames(optimum.best_track_x, frames), fit_frames(optimum.typical_track_x, frames))]
+        lo, hi = min(float(m.min()) for m in maps), max(float(m.max()) for m in maps)
+        seconds = frames * optimum.feature["hop_length"] / optimum.feature["sr"]
+        titles = (f"{optimum.genre} optimum: {row['verdict']} (margin {row['optimum_margin']:.1f})",
+                  f"best real track {optimum.best_track_id} (margin {optimum.best_track_margin:.1f})",
+                  f"typical real track {optimum.typical_track_id}")
+        for ax, image, title in zip(ax_row, maps, titles):
+            shown = ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=lo, vmax=hi,
+                              extent=(0, seconds, -0.5, image.shape[0] - 0.5), interpolation="nearest")
+            ax.set_title(title, fontsize=8)
+            ax.set_xlabel("time (s)")
+            ax.set_ylabel("mel band")
+        fig.colorbar(shown, ax=ax_row[-1], label="level (dB)")
+    fig.suptitle(f"Headline optimum beside real tracks (mel, dB), model {model}")
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     save_figure(fig, output)

@@ -27,6 +27,7 @@ import scipy.ndimage
 import scipy.sparse
 import soundfile
 
+from fmagenre.data.audio import encode_mp3
 from fmagenre.data.pack import fit_frames, pack_units
 from fmagenre.features.extract import FeatureParams, compute_features
 from fmagenre.io import atomic_path, read_tsv, write_tsv
@@ -41,6 +42,7 @@ ROUNDTRIP_COLUMNS = [
     "spectral_convergence_db",
 ]
 NNLS_ITERATIONS = 20
+REPORT_MP3_KBPS = 64  # mono speech-grade: 32 report clips of 30 s weigh ~8 MB
 PEAK_LIMIT = 0.99  # full scale minus a margin, so 16-bit PCM never clips
 
 
@@ -176,16 +178,21 @@ def headline_start(gap_tsv: str, genre: str) -> str:
     return str(row["headline_start"].iloc[0])
 
 
-def invert_genre(optimum_h5: str, gap_tsv: str, output: str, output_best: str, params: AudioParams) -> None:
+def invert_genre(optimum_h5: str, gap_tsv: str, output: str, output_best: str, params: AudioParams,
+                 mp3s: tuple[str, str] | None = None) -> None:
     """``{genre}.wav`` from the headline start of ``gap.tsv`` and ``{genre}_best.wav`` from the best
-    real track, same settings."""
+    real track, same settings; ``mp3s``: compressed copies of both for the report (the WAVs stay the
+    measured artefacts, the report would weigh ~2 MB per 30 s WAV)."""
     optimum = read_optimum(optimum_h5)
     start = optimum.start_index(headline_start(gap_tsv, optimum.genre))
     feature = feature_params(optimum)
     length = clip_length(params, feature, optimum.frames)
-    for x, path in ((optimum.start_inputs[start], output), (optimum.best_track_x, output_best)):
+    sources = ((optimum.start_inputs[start], output), (optimum.best_track_x, output_best))
+    for (x, path), mp3 in zip(sources, mp3s or (None, None)):
         y, convergence = invert(x, optimum.bands, feature, params, length)
         write_wav(path, y, feature.sr)
+        if mp3:
+            encode_mp3(mp3, y, feature.sr, bitrate_kbps=REPORT_MP3_KBPS)
         log.info("wrote %s (%.2f s at %d Hz, spectral convergence %.1f dB)", path, length / feature.sr,
                  feature.sr, convergence)
 

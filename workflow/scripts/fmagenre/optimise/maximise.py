@@ -124,16 +124,20 @@ def maximise(model, target: int, space, variable: torch.Tensor, transforms: Tran
 # ---- pipeline job: named steps ------------------------------------------------------------------
 
 
-def best_real_track(scores: pd.DataFrame, slug: str, genres: list[str], scores_tsv: str) -> pd.Series:
-    """The highest-margin real track for genre ``slug`` (any split), with its margin in ``margin``."""
+def track_margins(scores: pd.DataFrame, slug: str, genres: list[str], scores_tsv: str) -> np.ndarray:
+    """Every scored track's margin for genre ``slug`` [N]."""
     columns = [logit_column(genre_slug(title)) for title in genres]
     missing = [c for c in columns if c not in scores]
     if missing:
         raise KeyError(f"{scores_tsv}: no columns {missing}; fix: rerun rule score_tracks for this model")
-    margins = genre_margins(scores[columns].to_numpy())[:, [genre_slug(g) for g in genres].index(slug)]
-    row = scores.iloc[int(np.argmax(margins))].copy()
-    row["margin"] = float(margins.max())
-    return row
+    return genre_margins(scores[columns].to_numpy())[:, [genre_slug(g) for g in genres].index(slug)]
+
+
+def typical_track(scores: pd.DataFrame, margins: np.ndarray, genre: str) -> int:
+    """The genre's training track of median margin: what a typical real track of it scores."""
+    mine = np.flatnonzero(((scores["split"] == "training") & (scores["genre_top"] == genre)).to_numpy())
+    order = mine[np.argsort(margins[mine], kind="stable")]
+    return int(scores["track_id"].iloc[order[len(order) // 2]])
 
 
 def start_tracks(scores: pd.DataFrame, genre: str, best_id: int, count: int, seed: int) -> list[int]:
@@ -191,9 +195,11 @@ def optimise_genre(checkpoint: str, datasets: dict[str, str], scores_tsv: str, g
     lo, hi = z_train.min(axis=(0, 2)), z_train.max(axis=(0, 2))
 
     scores = read_tsv(scores_tsv)
-    best = best_real_track(scores, genre, genres, scores_tsv)
-    best_id, best_split = int(best["track_id"]), str(best["split"])
+    margins_real = track_margins(scores, genre, genres, scores_tsv)
+    best = scores.iloc[int(np.argmax(margins_real))]
+    best_id, best_split, best_margin = int(best["track_id"]), str(best["split"]), float(margins_real.max())
     best_x = pack_rows(packs[best_split], [best_id], datasets[best_split])[0]
+    typical_id = typical_track(scores, margins_real, genres[target])
     track_ids = start_tracks(scores, genres[target], best_id, params.starts - len(FIXED_STARTS), params.seed)
 
     channels, frames = (int(v) for v in info["input_shape"])
@@ -216,7 +222,7 @@ def optimise_genre(checkpoint: str, datasets: dict[str, str], scores_tsv: str, g
     names = [*FIXED_STARTS, *(f"track_{t}" for t in track_ids)]
     for name, margin, ratio in zip(names, margins, result.penalty_ratios):
         log.info("%s start %s: margin %.3f (best real track %d: %.3f); penalty/objective %s", genre, name,
-                 margin, best_id, best["margin"],
+                 margin, best_id, best_margin,
                  ", ".join(f"{n} {r:.3g}" for n, r in zip(result.penalty_names, ratio)))
     write_optimum(output, Optimum(
         genre=genres[target], slug=genre, genre_index=target, genres=genres, start_names=names,
@@ -225,7 +231,9 @@ def optimise_genre(checkpoint: str, datasets: dict[str, str], scores_tsv: str, g
         start_margins=margins.astype(np.float32), trajectories=result.trajectories,
         penalty_names=result.penalty_names, penalty_ratios=result.penalty_ratios.astype(np.float32),
         best_track_x=best_x, best_track_id=best_id, best_track_split=best_split,
-        best_track_margin=float(best["margin"]), feature_lo_normalised=lo.astype(np.float32),
+        best_track_margin=best_margin,
+        typical_track_x=pack_rows(packs["training"], [typical_id], datasets["training"])[0],
+        typical_track_id=typical_id, feature_lo_normalised=lo.astype(np.float32),
         feature_hi_normalised=hi.astype(np.float32), space=space.name, params=asdict(params),
         bands=info["bands"], frames=pack_frames, feature_set=str(info["feature_set"]),
         checkpoint=str(checkpoint),

@@ -11,6 +11,7 @@ One file per model and genre holds every start's result, so that the realism che
 - ``penalty_ratios`` [S, P]: each penalty's size relative to the objective's at the last step
   (names in the ``penalty_names`` attribute), so that an inactive regulariser shows;
 - ``best_track_x`` [C, frames]: the best-scoring real track (the comparison; never a start);
+- ``typical_track_x`` [C, frames]: a typical real track, the genre's training track of median margin;
 - ``feature_lo_normalised`` / ``feature_hi_normalised`` [C]: the clamp box.
 
 Attributes: ``genre``, ``slug``, ``genre_index``, ``genres``, ``start_names``, ``start_track_ids``
@@ -37,13 +38,14 @@ ARRAYS = (
     "trajectories",
     "penalty_ratios",
     "best_track_x",
+    "typical_track_x",
     "feature_lo_normalised",
     "feature_hi_normalised",
 )
 JSON_ATTRS = ("genres", "start_names", "start_track_ids", "penalty_names", "params", "bands")
 SCALAR_ATTRS = {
     "genre": str, "slug": str, "genre_index": int, "best_track_id": int, "best_track_split": str,
-    "best_track_margin": float, "space": str, "frames": int, "feature_set": str, "checkpoint": str,
+    "best_track_margin": float, "typical_track_id": int, "space": str, "frames": int, "feature_set": str, "checkpoint": str,
 }
 FEATURE_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
 
@@ -69,6 +71,8 @@ class Optimum:
     best_track_id: int
     best_track_split: str
     best_track_margin: float
+    typical_track_x: np.ndarray
+    typical_track_id: int
     feature_lo_normalised: np.ndarray
     feature_hi_normalised: np.ndarray
     space: str
