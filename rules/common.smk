@@ -228,6 +228,8 @@ def optimise_targets():
             f"results/figures/optimise/{model}/quality.{FIG_EXT}",
             f"results/figures/optimise/{model}/optimum_vs_real.{FIG_EXT}",
         ]
+        if SYNTHETIC:
+            targets.append(f"results/optimise/{model}/known_answer.tsv")
     return targets
 
 

@@ -434,3 +434,32 @@ rule optimum_comparison_figure:
         code=code("figures.optimise", "figures.common", "optimise.optimum", "optimise.spectra"),
     script:
         "../workflow/scripts/optimum_comparison_figure.py"
+
+
+rule known_answer:
+    input:
+        unpack(model_datasets),
+        optima=optimised_genres,
+        gap="results/optimise/{model}/gap.tsv",
+        ground_truth=GROUND_TRUTH,
+    output:
+        known=report(
+            "results/optimise/{model}/known_answer.tsv",
+            caption="../workflow/report/optimise_known_answer.rst",
+            category="Input optimisation",
+            subcategory="{model}",
+        ),
+    log:
+        "logs/optimise/{model}/known_answer.log",
+    benchmark:
+        "benchmarks/optimise/{model}/known_answer.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        code=code("optimise.known_answer", "optimise.spectra", "optimise.optimum", "optimise.scores"),
+    script:
+        "../workflow/scripts/known_answer.py"
