@@ -33,6 +33,7 @@ from fmagenre.models.zoo import build_model
 from fmagenre.models.margin import genre_margins
 from fmagenre.optimise.audio import AudioParams, audio_roundtrip, invert_genre, start_roundtrip
 from fmagenre.optimise.gap import gap_table
+from fmagenre.optimise.known_answer import known_answer
 from fmagenre.optimise.maximise import OptimiseParams, optimise_genre
 from fmagenre.optimise.optimum import read_optimum
 from fmagenre.optimise.quality import Thresholds, quality_table
@@ -79,7 +80,7 @@ def make_packs(root) -> tuple[dict[str, str], str, np.ndarray, np.ndarray]:
     return datasets, tracks, mean, std
 
 
-def train_checkpoint(path, datasets, mean, std, spec, seed: int = 0) -> None:
+def train_checkpoint(path, datasets, mean, std, spec, seed: int = 0, steps: int = 80) -> None:
     """A tiny model of the zoo trained on (segments of) the training pack, saved as the contract says."""
     torch.manual_seed(seed)
     with h5py.File(datasets["training"], "r") as handle:
@@ -89,7 +90,7 @@ def train_checkpoint(path, datasets, mean, std, spec, seed: int = 0) -> None:
     model = build_model(spec, FEATURE.n_mfcc, frames, len(GENRES))
     optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
     generator = torch.Generator().manual_seed(0)
-    for _ in range(80):
+    for _ in range(steps):
         start = int(torch.randint(0, FRAMES - frames + 1, (1,), generator=generator))
         loss = torch.nn.functional.cross_entropy(model(z[..., start : start + frames]), torch.as_tensor(y))
         optimiser.zero_grad()
@@ -211,3 +212,40 @@ def test_stage_end_to_end(tmp_path, kind):
     optimum_comparison_figure(optima, gap_tsv, str(figures / "optimum_vs_real.png"), model=kind)
     names = ("gap", "evolution", "optimised_inputs", "quality", "optimum_vs_real")
     assert all((figures / f"{name}.png").stat().st_size > 10_000 for name in names)
+
+
+def headline_stage(tmp_path, checkpoint, datasets, tracks, name) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """score -> optimise -> per-start round trip -> quality -> gap -> known answer for one checkpoint."""
+    root = tmp_path / name
+    root.mkdir()
+    scores_tsv = str(root / "track_scores.tsv")
+    score_tracks(checkpoint, datasets, tracks, scores_tsv)
+    params = OptimiseParams(**{**PARAMS, "steps": 60, "lr": 0.1, "starts": 5})
+    audio = AudioParams(seconds=None, griffin_lim_iters=8, quality_iters=4)
+    optima, roundtrips = [], []
+    for slug in (genre_slug(g) for g in GENRES):
+        optima.append(str(root / f"{slug}.h5"))
+        roundtrips.append(str(root / f"roundtrip_{slug}.tsv"))
+        optimise_genre(checkpoint, datasets, scores_tsv, slug, optima[-1], params)
+        start_roundtrip(checkpoint, optima[-1], roundtrips[-1], audio)
+    quality_table(checkpoint, datasets, optima, roundtrips, {}, str(root / "quality.tsv"), Thresholds())
+    gap_table(str(root / "quality.tsv"), optima, str(root / "gap.tsv"))
+    truth = root / "ground_truth.json"
+    listed = read_tsv(tracks)
+    truth.write_text(json.dumps({"tracks": [{"track_id": int(t), "genre": g, "blend_with": None}
+                                            for t, g in zip(listed["track_id"], listed["genre_top"])]}))
+    known_answer(datasets, optima, str(root / "gap.tsv"), str(truth), str(root / "known_answer.tsv"))
+    return read_tsv(root / "gap.tsv"), read_tsv(root / "known_answer.tsv")
+
+
+def test_known_answer_holds_for_a_trained_model_and_fails_for_random_weights(tmp_path):
+    """The negative control: a random-weights model's optima do not pass as the genres' music."""
+    datasets, tracks, mean, std = make_packs(tmp_path)
+    trained, random = str(tmp_path / "trained.pt"), str(tmp_path / "random.pt")
+    train_checkpoint(trained, datasets, mean, std, SPECS["whole"])
+    train_checkpoint(random, datasets, mean, std, SPECS["whole"], seed=3, steps=0)
+    _, known = headline_stage(tmp_path, trained, datasets, tracks, "trained")
+    gap, control = headline_stage(tmp_path, random, datasets, tracks, "random")
+    assert known["correct"].all(), known.to_string()
+    passed = control["correct"] & (control["verdict"] == "representative")
+    assert not passed.all(), control.to_string()
