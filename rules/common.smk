@@ -222,6 +222,7 @@ def optimise_targets():
             f"results/optimise/{model}/gap.tsv",
             f"results/optimise/{model}/evolution.tsv",
             f"results/audio/{model}/roundtrip.tsv",
+            f"results/audio/{model}/listen.html",
             f"results/figures/optimise/{model}/gap.{FIG_EXT}",
             f"results/figures/optimise/{model}/evolution.{FIG_EXT}",
             f"results/figures/optimise/{model}/optimised_inputs.{FIG_EXT}",

@@ -241,18 +241,8 @@ rule invert_genre:
     output:
         wav="results/audio/{model}/{genre}.wav",
         best="results/audio/{model}/{genre}_best.wav",
-        mp3=report(
-            "results/audio/{model}/{genre}.mp3",
-            caption="../workflow/report/audio_optimum.rst",
-            category="Audio",
-            subcategory="{model}",
-        ),
-        best_mp3=report(
-            "results/audio/{model}/{genre}_best.mp3",
-            caption="../workflow/report/audio_best_track.rst",
-            category="Audio",
-            subcategory="{model}",
-        ),
+        mp3="results/audio/{model}/{genre}.mp3",
+        best_mp3="results/audio/{model}/{genre}_best.mp3",
     log:
         "logs/audio/{model}/{genre}.log",
     benchmark:
@@ -463,3 +453,40 @@ rule known_answer:
         code=code("optimise.known_answer", "optimise.spectra", "optimise.optimum", "optimise.scores"),
     script:
         "../workflow/scripts/known_answer.py"
+
+
+rule listen_page:
+    input:
+        gap="results/optimise/{model}/gap.tsv",
+        mp3s=lambda wildcards: [
+            path.replace(".wav", ".mp3") for path in optimised_genre_wavs(wildcards)
+        ],
+    output:
+        page=report(
+            "results/audio/{model}/listen.html",
+            caption="../workflow/report/audio_listen.rst",
+            category="Audio",
+            subcategory="{model}",
+        ),
+    log:
+        "logs/audio/{model}/listen.log",
+    benchmark:
+        "benchmarks/audio/{model}/listen.tsv"
+    conda:
+        "../envs/fmagenre.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=code("figures.listen"),
+    script:
+        "../workflow/scripts/listen_page.py"
+
+
+# The report's front page lists each genre's verdict: read from gap.tsv where a run has made it.
+config["report_verdicts"] = {
+    model: read_tsv(f"results/optimise/{model}/gap.tsv")[["genre", "verdict"]].to_dict("records")
+    for model in OPTIMISED_MODELS
+    if Path(f"results/optimise/{model}/gap.tsv").exists()
+}
