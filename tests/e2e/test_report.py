@@ -16,8 +16,14 @@ from fmagenre.io import read_tsv
 from runner import snakemake
 
 CATEGORIES = {"Data", "Exploration", "Models", "Input optimisation", "Audio"}
-EDA = ["genre_cooccurrence", "genres_per_track", "tracks_per_split", "tracks_per_year", "mean_mel",
-       "mel_difference"]
+EDA = [
+    "genre_cooccurrence",
+    "genres_per_track",
+    "tracks_per_split",
+    "tracks_per_year",
+    "mean_mel",
+    "mel_difference",
+]
 FIGURE_SUFFIXES = {".png", ".svg", ".pdf"}
 
 
@@ -34,7 +40,9 @@ def report(report_html):
 
 
 def _files(run, folder, suffixes):
-    return sorted(str(p.relative_to(run)) for p in (run / folder).rglob("*") if p.suffix in suffixes)
+    return sorted(
+        str(p.relative_to(run)) for p in (run / folder).rglob("*") if p.suffix in suffixes
+    )
 
 
 def test_report_has_the_five_categories(report):
@@ -54,10 +62,16 @@ def test_every_figure_of_the_run_is_in_the_report(workflow_run, report):
 def test_every_wav_has_an_mp3_copy_on_the_models_listening_page(workflow_run, report):
     wavs = _files(workflow_run, "results/audio", {".wav"})
     assert wavs, "the run made no audio"
-    assert _files(workflow_run, "results/audio", {".mp3"}) == [w.replace(".wav", ".mp3") for w in wavs]
+    assert _files(workflow_run, "results/audio", {".mp3"}) == [
+        w.replace(".wav", ".mp3") for w in wavs
+    ]
     pages = sorted({str(Path(w).parent / "listen.html") for w in wavs})
-    in_section = sorted(path for paths in report["categories"]["Audio"].values() for path in paths
-                        if path.endswith("listen.html"))
+    in_section = sorted(
+        path
+        for paths in report["categories"]["Audio"].values()
+        for path in paths
+        if path.endswith("listen.html")
+    )
     assert in_section == pages
 
 
@@ -77,36 +91,61 @@ def _rendered(html: Path, script: str = "") -> str:
     page = html
     if script:
         page = html.with_name(html.stem + ".probe.html")
-        page.write_text(html.read_text(encoding="utf-8").replace("</body>", f"<script>{script}</script></body>"),
-                        encoding="utf-8")
+        page.write_text(
+            html.read_text(encoding="utf-8").replace(
+                "</body>", f"<script>{script}</script></body>"
+            ),
+            encoding="utf-8",
+        )
     result = subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
-         "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=180,
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--autoplay-policy=no-user-gesture-required",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
 
-def test_rendered_front_page_shows_every_verdict_and_a_player_works(workflow_run, report_html, tmp_path):
-    gaps = {path.parent.name: read_tsv(path) for path in (workflow_run / "results/optimise").glob("*/gap.tsv")}
+def test_rendered_front_page_shows_every_verdict_and_a_player_works(
+    workflow_run, report_html, tmp_path
+):
+    gaps = {
+        path.parent.name: read_tsv(path)
+        for path in (workflow_run / "results/optimise").glob("*/gap.tsv")
+    }
     text = re.sub(r"<[^>]+>", " ", _rendered(report_html))
     for model, gap in gaps.items():
         for row in gap.itertuples():
             assert re.search(rf"{re.escape(row.genre)}:\s*{row.verdict}", text), (model, row.genre)
     # open a listening page as a click does, then play its first player in the rendered page
-    model = sorted(gaps)[0]
+    model = min(gaps)
     entry = f"results/audio/{model}/listen.html"
-    dom = _rendered(report_html, f"app.setView({{content: 'html', contentPath: results['{entry}'].data_uri, "
-                                 f"resultPath: '{entry}'}});")
+    dom = _rendered(
+        report_html,
+        f"app.setView({{content: 'html', contentPath: results['{entry}'].data_uri, "
+        f"resultPath: '{entry}'}});",
+    )
     src = re.search(r'<iframe[^>]+src="(data:text/html[^"]+)"', dom)
     assert src, "the listening page did not open in the report"
     _, data = src.group(1).split(",", 1)
     page = tmp_path / "listen.html"
     page.write_bytes(base64.b64decode(urllib.parse.unquote(data)))
-    probe = ("const a = document.querySelector('audio');"
-             "a.addEventListener('loadedmetadata', () => document.body.setAttribute('data-duration', a.duration));"
-             "a.addEventListener('error', () => document.body.setAttribute('data-error', a.error.code)); a.load();")
+    probe = (
+        "const a = document.querySelector('audio');"
+        "a.addEventListener('loadedmetadata', () => document.body.setAttribute('data-duration', a.duration));"
+        "a.addEventListener('error', () => document.body.setAttribute('data-error', a.error.code)); a.load();"
+    )
     played = _rendered(page, probe)
     duration = re.search(r'data-duration="([0-9.]+)"', played)
     assert duration and float(duration.group(1)) > 1.0, played[:500]
@@ -114,8 +153,11 @@ def test_rendered_front_page_shows_every_verdict_and_a_player_works(workflow_run
 
 def test_data_section_holds_validation_and_genre_tables(report):
     data = {path for paths in report["categories"]["Data"].values() for path in paths}
-    assert {"results/validation/report.tsv", "results/splits/genres.tsv",
-            "results/figures/data/validation_status.png"} <= data
+    assert {
+        "results/validation/report.tsv",
+        "results/splits/genres.tsv",
+        "results/figures/data/validation_status.png",
+    } <= data
 
 
 def test_every_entry_has_a_caption(report):

@@ -58,8 +58,11 @@ def trained():
 
 def params(**changes) -> OptimiseParams:
     """The schema's defaults of the optimise section, with ``changes``."""
-    defaults = {name: spec["default"] for name, spec in load_schema()["properties"]["optimise"]["properties"].items()
-                if name in OptimiseParams.__dataclass_fields__}
+    defaults = {
+        name: spec["default"]
+        for name, spec in load_schema()["properties"]["optimise"]["properties"].items()
+        if name in OptimiseParams.__dataclass_fields__
+    }
     return OptimiseParams(**{**defaults, **changes})
 
 
@@ -79,9 +82,13 @@ def test_optimum_outscores_every_real_track_in_margin(trained):
         real = genre_margins(model(torch.as_tensor(z)).numpy())
     weights = [p.detach().clone() for p in model.parameters()]
     space = PixelSpace(lo, hi, chosen.l2, chosen.tv)
-    starts = np.stack([np.random.default_rng(0).standard_normal((C, T)), np.zeros((C, T))]).astype(np.float32)
+    starts = np.stack([np.random.default_rng(0).standard_normal((C, T)), np.zeros((C, T))]).astype(
+        np.float32
+    )
     for genre in range(G):
-        result = maximise(model, genre, space, space.encode(starts, np.array([True, False])), transforms(), chosen)
+        result = maximise(
+            model, genre, space, space.encode(starts, np.array([True, False])), transforms(), chosen
+        )
         with torch.no_grad():
             final = genre_margins(model(torch.as_tensor(result.inputs)).numpy())[:, genre]
         assert final.max() > real[:, genre].max()
@@ -100,7 +107,9 @@ def test_pixel_space_keeps_the_input_inside_the_training_box(trained):
     space = PixelSpace(lo, hi, 0.0, 0.0)
     start = np.random.default_rng(1).standard_normal((1, C, T)).astype(np.float32) * 5
     result = maximise(model, 0, space, space.encode(start, np.array([True])), transforms(0), chosen)
-    assert (result.inputs >= lo[None, :, None] - 1e-6).all() and (result.inputs <= hi[None, :, None] + 1e-6).all()
+    assert (result.inputs >= lo[None, :, None] - 1e-6).all() and (
+        result.inputs <= hi[None, :, None] + 1e-6
+    ).all()
     assert clamp_fraction(result.inputs, lo, hi)[0] > 0.2  # unregularised, it sits on the bounds
 
 
@@ -108,7 +117,9 @@ def test_pca_space_covers_the_variance_and_reaches_only_real_directions():
     rng = np.random.default_rng(0)
     # training windows on a 3-dimensional subspace plus a little noise
     basis = rng.standard_normal((3, C * T))
-    windows = (rng.standard_normal((200, 3)) * [5.0, 3.0, 2.0]) @ basis + 0.01 * rng.standard_normal((200, C * T))
+    windows = (
+        rng.standard_normal((200, 3)) * [5.0, 3.0, 2.0]
+    ) @ basis + 0.01 * rng.standard_normal((200, C * T))
     windows = windows.reshape(200, C, T).astype(np.float32)
     lo, hi = np.full(C, -1e3, np.float32), np.full(C, 1e3, np.float32)
     space = PcaSpace(windows, 0.95, 1.0, lo, hi)
@@ -128,19 +139,28 @@ def test_pca_space_covers_the_variance_and_reaches_only_real_directions():
 def test_time_shift_is_circular_and_gain_adds_decibels():
     z = torch.arange(2 * C * T, dtype=torch.float32).reshape(2, C, T)
     shifted = transforms(max_shift=5)(z, torch.Generator().manual_seed(0))
-    assert torch.equal(shifted.sort(dim=-1).values, z.sort(dim=-1).values)  # nothing lost or invented
-    gained = transforms(max_shift=0, gain_db=3.0)(torch.zeros(50, C, T), torch.Generator().manual_seed(0))
+    assert torch.equal(
+        shifted.sort(dim=-1).values, z.sort(dim=-1).values
+    )  # nothing lost or invented
+    gained = transforms(max_shift=0, gain_db=3.0)(
+        torch.zeros(50, C, T), torch.Generator().manual_seed(0)
+    )
     offsets = gained[:, :, 0]
     assert torch.allclose(offsets, offsets[:, :1].expand_as(offsets))  # the same dB on every band
     assert offsets.abs().max() <= 3.0 and offsets.abs().max() > 2.0
 
 
 def test_mfcc_gain_and_band_shift_match_the_mel_domain():
-    n_mels, n_mfcc = 32, 32  # all coefficients: the DCT is invertible, so the mel-domain answer is exact
+    n_mels, n_mfcc = (
+        32,
+        32,
+    )  # all coefficients: the DCT is invertible, so the mel-domain answer is exact
     bands = [["mfcc", n_mfcc]]
     mfcc_t = Transforms(bands, n_mels, np.zeros(n_mfcc), np.ones(n_mfcc), 0, 2, 3.0)
     mel_t = Transforms([["mel", n_mels]], n_mels, np.zeros(n_mels), np.ones(n_mels), 0, 2, 3.0)
-    db = torch.as_tensor(np.random.default_rng(0).normal(-40, 10, (6, n_mels, 8)), dtype=torch.float32)
+    db = torch.as_tensor(
+        np.random.default_rng(0).normal(-40, 10, (6, n_mels, 8)), dtype=torch.float32
+    )
     mfcc = torch.as_tensor(scipy.fft.dct(db.numpy(), axis=1, norm="ortho"), dtype=torch.float32)
     out_mfcc = mfcc_t(mfcc, torch.Generator().manual_seed(3))
     out_mel = mel_t(db, torch.Generator().manual_seed(3))

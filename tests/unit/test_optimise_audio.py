@@ -21,7 +21,9 @@ from fmagenre.optimise.audio import (
 )
 
 FEATURE = FeatureParams(n_mels=64)
-PARAMS = AudioParams(seconds=1.5, smoothing_frames=3, griffin_lim_iters=16, fade_seconds=0.05, target_dbfs=-20.0)
+PARAMS = AudioParams(
+    seconds=1.5, smoothing_frames=3, griffin_lim_iters=16, fade_seconds=0.05, target_dbfs=-20.0
+)
 
 
 def mel_db(bright: bool, frames: int = 12) -> np.ndarray:
@@ -36,7 +38,9 @@ def test_wavs_are_finite_non_silent_and_of_the_configured_length(tmp_path, featu
     x = mel_db(True)
     if feature == "mfcc":
         x = scipy.fft.dct(x, axis=0, type=2, norm="ortho")[: FEATURE.n_mfcc]
-    y, convergence = invert(x, [[feature, x.shape[0]]], FEATURE, PARAMS, clip_length(PARAMS, FEATURE, 12))
+    y, convergence = invert(
+        x, [[feature, x.shape[0]]], FEATURE, PARAMS, clip_length(PARAMS, FEATURE, 12)
+    )
     write_wav(tmp_path / "g.wav", y, FEATURE.sr)
     info = soundfile.info(tmp_path / "g.wav")
     assert (info.samplerate, info.channels, info.subtype) == (22050, 1, "PCM_16")
@@ -53,7 +57,9 @@ def test_spectral_convergence_is_scale_free_and_improves_with_iterations():
     rng = np.random.default_rng(0)
     y = (0.1 * rng.standard_normal(22050)).astype(np.float32)
     magnitude = np.abs(librosa.stft(y, n_fft=FEATURE.n_fft, hop_length=FEATURE.hop_length))
-    assert spectral_convergence_db(magnitude, 7.0 * y, FEATURE) < -60.0  # its own spectrum, any gain
+    assert (
+        spectral_convergence_db(magnitude, 7.0 * y, FEATURE) < -60.0
+    )  # its own spectrum, any gain
     other = (0.1 * rng.standard_normal(22050)).astype(np.float32)
     assert spectral_convergence_db(magnitude, other, FEATURE) > -6.0  # unrelated noise: large error
     x = rng.uniform(-70.0, -20.0, (FEATURE.n_mels, 40)).astype(np.float32)
@@ -69,7 +75,9 @@ def test_default_length_is_the_packed_clip_and_a_segment_is_looped(tmp_path):
     assert clip_length(params, FEATURE, 130) == 129 * FEATURE.hop_length
     rng = np.random.default_rng(0)
     segment = rng.uniform(-70.0, -20.0, (FEATURE.n_mels, 13)).astype(np.float32)
-    y, _ = invert(segment, [["mel", FEATURE.n_mels]], FEATURE, params, clip_length(params, FEATURE, 130))
+    y, _ = invert(
+        segment, [["mel", FEATURE.n_mels]], FEATURE, params, clip_length(params, FEATURE, 130)
+    )
     assert y.shape == (129 * FEATURE.hop_length,) and np.isfinite(y).all()
     x = reextract_array(y)
     # the spectrum of the second repetition matches the first (circular tiling, period 13 frames)
@@ -91,8 +99,12 @@ def test_reextract_is_the_extractor_plus_the_pack_transform(tmp_path):
     x = reextract(read_wav(str(tmp_path / "a.wav"), FEATURE), bands, FEATURE, frames=100)
     assert x.shape == (FEATURE.n_mfcc + FEATURE.n_mels, 100)  # 44 frames wrapped to the pack's 100
     np.testing.assert_allclose(x[: FEATURE.n_mfcc, :44], features["mfcc"], rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(x[FEATURE.n_mfcc :, :44], 10 * np.log10(np.maximum(features["mel"], 1e-10)),
-                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        x[FEATURE.n_mfcc :, :44],
+        10 * np.log10(np.maximum(features["mel"], 1e-10)),
+        rtol=1e-5,
+        atol=1e-4,
+    )
 
 
 def test_round_trip_keeps_a_brightness_genre(tmp_path):
@@ -105,7 +117,9 @@ def test_round_trip_keeps_a_brightness_genre(tmp_path):
         y, _ = invert(mel_db(bright), bands, FEATURE, PARAMS, clip_length(PARAMS, FEATURE, 12))
         write_wav(path, y, FEATURE.sr)
         x = reextract(read_wav(str(path), FEATURE), bands, FEATURE, frames=60)
-        tilt = x[FEATURE.n_mels // 2 :].mean() - x[: FEATURE.n_mels // 2].mean()  # dB, high minus low
+        tilt = (
+            x[FEATURE.n_mels // 2 :].mean() - x[: FEATURE.n_mels // 2].mean()
+        )  # dB, high minus low
         scored.append([tilt, -tilt])
     rows = score_rows("Bright", 0, genres, np.array(scored))
     assert list(rows["target_rank"]) == [1, 2] and list(rows["top_genre"]) == ["Bright", "Dark"]

@@ -26,7 +26,9 @@ def test_tracks_are_nearest_their_own_genre_and_a_foreign_map_is_not():
     genres = {"Bright": (20.0, 20), "Dark": (-20.0, 20), "Fast": (0.0, 11)}
     real = {g: planted(tilt, period, rng, 12) for g, (tilt, period) in genres.items()}
     labels = np.repeat(list(genres), 12)
-    signature, scale = signatures(np.concatenate([descriptors(x, BANDS, FEATURE) for x in real.values()]), labels)
+    signature, scale = signatures(
+        np.concatenate([descriptors(x, BANDS, FEATURE) for x in real.values()]), labels
+    )
     for genre, (tilt, period) in genres.items():
         fresh = descriptors(planted(tilt, period, rng, 3), BANDS, FEATURE)
         for row in fresh:
@@ -36,5 +38,9 @@ def test_tracks_are_nearest_their_own_genre_and_a_foreign_map_is_not():
     mixed = descriptors(planted(-20.0, 11, rng, 1), BANDS, FEATURE)[0]
     distances = nearest(mixed, signature, scale)
     assert min(distances, key=distances.get) != "Bright"
-    assert distances["Dark"] > nearest(descriptors(planted(-20.0, 20, rng, 1), BANDS, FEATURE)[0],
-                                       signature, scale)["Dark"]
+    assert (
+        distances["Dark"]
+        > nearest(descriptors(planted(-20.0, 20, rng, 1), BANDS, FEATURE)[0], signature, scale)[
+            "Dark"
+        ]
+    )

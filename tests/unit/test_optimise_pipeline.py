@@ -47,8 +47,11 @@ SPECS = {
     "segment": {"arch": "vgg", "channels": [4, 8], "segment_seconds": 0.4},
 }
 # the schema's defaults of the optimise section, read from the schema itself
-PARAMS = {name: spec["default"] for name, spec in load_schema()["properties"]["optimise"]["properties"].items()
-          if name in OptimiseParams.__dataclass_fields__}
+PARAMS = {
+    name: spec["default"]
+    for name, spec in load_schema()["properties"]["optimise"]["properties"].items()
+    if name in OptimiseParams.__dataclass_fields__
+}
 
 
 def make_packs(root) -> tuple[dict[str, str], str, np.ndarray, np.ndarray]:
@@ -68,15 +71,37 @@ def make_packs(root) -> tuple[dict[str, str], str, np.ndarray, np.ndarray]:
         datasets[name] = str(root / f"{name}.h5")
         with h5py.File(datasets[name], "w") as handle:
             handle["x"], handle["y"] = x[rows], labels[rows]
-            handle["track_id"], handle["year"] = np.flatnonzero(rows) + 1, year[rows].astype(np.float32)
+            handle["track_id"], handle["year"] = (
+                np.flatnonzero(rows) + 1,
+                year[rows].astype(np.float32),
+            )
             handle["mean"], handle["std"] = mean, std
-            handle.attrs.update({"feature_set": "mfcc", "bands": json.dumps([["mfcc", FEATURE.n_mfcc]]),
-                                 "frames": FRAMES, "genres": json.dumps(GENRES), "sr": FEATURE.sr,
-                                 "hop_length": FEATURE.hop_length, "n_fft": FEATURE.n_fft,
-                                 "n_mels": FEATURE.n_mels, "n_mfcc": FEATURE.n_mfcc})
+            handle.attrs.update(
+                {
+                    "feature_set": "mfcc",
+                    "bands": json.dumps([["mfcc", FEATURE.n_mfcc]]),
+                    "frames": FRAMES,
+                    "genres": json.dumps(GENRES),
+                    "sr": FEATURE.sr,
+                    "hop_length": FEATURE.hop_length,
+                    "n_fft": FEATURE.n_fft,
+                    "n_mels": FEATURE.n_mels,
+                    "n_mfcc": FEATURE.n_mfcc,
+                }
+            )
     tracks = str(root / "tracks.tsv")
-    write_tsv(tracks, pd.DataFrame({"track_id": np.arange(n) + 1, "split": split,
-                                    "genre_top": np.array(GENRES)[labels], "label": labels, "year": year}))
+    write_tsv(
+        tracks,
+        pd.DataFrame(
+            {
+                "track_id": np.arange(n) + 1,
+                "split": split,
+                "genre_top": np.array(GENRES)[labels],
+                "label": labels,
+                "year": year,
+            }
+        ),
+    )
     return datasets, tracks, mean, std
 
 
@@ -92,16 +117,28 @@ def train_checkpoint(path, datasets, mean, std, spec, seed: int = 0, steps: int 
     generator = torch.Generator().manual_seed(0)
     for _ in range(steps):
         start = int(torch.randint(0, FRAMES - frames + 1, (1,), generator=generator))
-        loss = torch.nn.functional.cross_entropy(model(z[..., start : start + frames]), torch.as_tensor(y))
+        loss = torch.nn.functional.cross_entropy(
+            model(z[..., start : start + frames]), torch.as_tensor(y)
+        )
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
     model.eval()
-    info = {"spec": spec, "genres": GENRES, "feature_set": "mfcc", "mean": torch.as_tensor(mean),
-            "std": torch.as_tensor(std), "input_shape": [FEATURE.n_mfcc, frames],
-            "bands": [["mfcc", FEATURE.n_mfcc]], "frames": FRAMES, "sr": FEATURE.sr,
-            "n_fft": FEATURE.n_fft, "hop_length": FEATURE.hop_length, "n_mels": FEATURE.n_mels,
-            "n_mfcc": FEATURE.n_mfcc}
+    info = {
+        "spec": spec,
+        "genres": GENRES,
+        "feature_set": "mfcc",
+        "mean": torch.as_tensor(mean),
+        "std": torch.as_tensor(std),
+        "input_shape": [FEATURE.n_mfcc, frames],
+        "bands": [["mfcc", FEATURE.n_mfcc]],
+        "frames": FRAMES,
+        "sr": FEATURE.sr,
+        "n_fft": FEATURE.n_fft,
+        "hop_length": FEATURE.hop_length,
+        "n_mels": FEATURE.n_mels,
+        "n_mfcc": FEATURE.n_mfcc,
+    }
     save_checkpoint(path, model, info)
 
 
@@ -116,10 +153,15 @@ def test_stage_end_to_end(tmp_path, kind):
     score_tracks(checkpoint, datasets, tracks, scores_tsv)
     scores = read_tsv(scores_tsv)
     slugs = [genre_slug(g) for g in GENRES]
-    assert list(scores.columns) == ["track_id", "split", "genre_top", "year"] + [f"logit_{s}" for s in slugs]
+    assert list(scores.columns) == ["track_id", "split", "genre_top", "year"] + [
+        f"logit_{s}" for s in slugs
+    ]
     assert len(scores) == PER_GENRE * len(GENRES)
     # the trained model separates the genres (else the stage would be tested on noise)
-    assert (scores.iloc[:, 4:].to_numpy().argmax(axis=1) == [GENRES.index(g) for g in scores["genre_top"]]).mean() > 0.8
+    assert (
+        scores.iloc[:, 4:].to_numpy().argmax(axis=1)
+        == [GENRES.index(g) for g in scores["genre_top"]]
+    ).mean() > 0.8
 
     params = OptimiseParams(**{**PARAMS, "steps": 60, "lr": 0.1, "starts": 5})
     optima = [str(tmp_path / f"{slug}.h5") for slug in slugs]
@@ -132,31 +174,67 @@ def test_stage_end_to_end(tmp_path, kind):
     assert optimum.trajectories.shape == (5, 60)
     assert optimum.start_names[:2] == ["noise", "mean"] and len(optimum.start_names) == 5
     frames = 64 if kind == "whole" else 16
-    assert optimum.start_inputs.shape == optimum.start_inputs_normalised.shape == (5, FEATURE.n_mfcc, frames)
+    assert (
+        optimum.start_inputs.shape
+        == optimum.start_inputs_normalised.shape
+        == (5, FEATURE.n_mfcc, frames)
+    )
     # the starts are real training tracks of the genre, never the best-scoring real track
     track_ids = optimum.start_track_ids[2:]
     genre_of = scores.set_index("track_id")
-    assert all(genre_of.loc[t, "genre_top"] == GENRES[1] and genre_of.loc[t, "split"] == "training" for t in track_ids)
+    assert all(
+        genre_of.loc[t, "genre_top"] == GENRES[1] and genre_of.loc[t, "split"] == "training"
+        for t in track_ids
+    )
     assert optimum.best_track_id not in track_ids
     typical = scores[(scores["split"] == "training") & (scores["genre_top"] == GENRES[1])]
     typical_margins = genre_margins(typical.iloc[:, 4:].to_numpy())[:, 1]
     assert np.sort(typical_margins)[len(typical) // 2] == pytest.approx(
-        typical_margins[list(typical["track_id"]).index(optimum.typical_track_id)])
+        typical_margins[list(typical["track_id"]).index(optimum.typical_track_id)]
+    )
     # the margins written are the starts' inputs scored as tracks by the model
     model, info = load_model(checkpoint)
     with torch.no_grad():
-        logits = track_logits(model, info, torch.as_tensor(np.stack([fit_frames(x, FRAMES) for x in optimum.start_inputs])))
-    np.testing.assert_allclose(optimum.start_margins, genre_margins(logits.numpy())[:, 1], rtol=1e-4, atol=1e-4)
+        logits = track_logits(
+            model,
+            info,
+            torch.as_tensor(np.stack([fit_frames(x, FRAMES) for x in optimum.start_inputs])),
+        )
+    np.testing.assert_allclose(
+        optimum.start_margins, genre_margins(logits.numpy())[:, 1], rtol=1e-4, atol=1e-4
+    )
     assert optimum.penalty_names == ["l2", "tv"] and (optimum.penalty_ratios > 0).all()
 
     quality_tsv = str(tmp_path / "quality.tsv")
-    quality_table(checkpoint, datasets, optima, roundtrips, {"replicate": replicate}, quality_tsv, Thresholds())
+    quality_table(
+        checkpoint,
+        datasets,
+        optima,
+        roundtrips,
+        {"replicate": replicate},
+        quality_tsv,
+        Thresholds(),
+    )
     quality = read_tsv(quality_tsv)
-    assert len(quality) == 5 * len(GENRES) and set(quality["verdict"]) <= {"representative", "adversarial"}
-    for column in ("margin", "clamp_fraction", "knn_percentile", "frechet_distance", "transfer_rank_replicate",
-                   "transfer_margin_replicate", "roundtrip_share", "spectral_convergence_db"):
+    assert len(quality) == 5 * len(GENRES) and set(quality["verdict"]) <= {
+        "representative",
+        "adversarial",
+    }
+    for column in (
+        "margin",
+        "clamp_fraction",
+        "knn_percentile",
+        "frechet_distance",
+        "transfer_rank_replicate",
+        "transfer_margin_replicate",
+        "roundtrip_share",
+        "spectral_convergence_db",
+    ):
         assert column in quality
-    assert quality["knn_percentile"].between(0, 100).all() and quality["spectral_convergence_db"].lt(0).all()
+    assert (
+        quality["knn_percentile"].between(0, 100).all()
+        and quality["spectral_convergence_db"].lt(0).all()
+    )
     assert quality.groupby("genre")["frechet_distance"].nunique().eq(1).all()
 
     gap_tsv = str(tmp_path / "gap.tsv")
@@ -170,7 +248,9 @@ def test_stage_end_to_end(tmp_path, kind):
         assert row.headline_start == pool.loc[pool["margin"].idxmax(), "start"]
         assert row.verdict == ("representative" if len(representative) else "adversarial")
 
-    evolution_table(checkpoint, datasets, scores_tsv, optima, str(tmp_path / "evolution.tsv"), period_years=4)
+    evolution_table(
+        checkpoint, datasets, scores_tsv, optima, str(tmp_path / "evolution.tsv"), period_years=4
+    )
     evolution = read_tsv(tmp_path / "evolution.tsv")
     assert set(evolution["genre"]) == set(GENRES) and evolution["n_tracks"].sum() == len(scores)
 
@@ -200,7 +280,9 @@ def test_stage_end_to_end(tmp_path, kind):
         row_logits = track_logits(model, info, torch.as_tensor(x[None])).numpy()
     row = roundtrip.iloc[2]
     assert row["genre"] == GENRES[1] and row["source"] == "optimum"
-    assert row["target_margin"] == pytest.approx(float(genre_margins(row_logits)[0, 1]), rel=1e-4, abs=1e-4)
+    assert row["target_margin"] == pytest.approx(
+        float(genre_margins(row_logits)[0, 1]), rel=1e-4, abs=1e-4
+    )
     assert row["target_rank"] == 1 + int((row_logits[0] > row_logits[0, 1]).sum())
     assert row["top_genre"] == GENRES[int(row_logits.argmax())]
 
@@ -214,7 +296,9 @@ def test_stage_end_to_end(tmp_path, kind):
     assert all((figures / f"{name}.png").stat().st_size > 10_000 for name in names)
 
 
-def headline_stage(tmp_path, checkpoint, datasets, tracks, name) -> tuple[pd.DataFrame, pd.DataFrame]:
+def headline_stage(
+    tmp_path, checkpoint, datasets, tracks, name
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """score -> optimise -> per-start round trip -> quality -> gap -> known answer for one checkpoint."""
     root = tmp_path / name
     root.mkdir()
@@ -228,13 +312,25 @@ def headline_stage(tmp_path, checkpoint, datasets, tracks, name) -> tuple[pd.Dat
         roundtrips.append(str(root / f"roundtrip_{slug}.tsv"))
         optimise_genre(checkpoint, datasets, scores_tsv, slug, optima[-1], params)
         start_roundtrip(checkpoint, optima[-1], roundtrips[-1], audio)
-    quality_table(checkpoint, datasets, optima, roundtrips, {}, str(root / "quality.tsv"), Thresholds())
+    quality_table(
+        checkpoint, datasets, optima, roundtrips, {}, str(root / "quality.tsv"), Thresholds()
+    )
     gap_table(str(root / "quality.tsv"), optima, str(root / "gap.tsv"))
     truth = root / "ground_truth.json"
     listed = read_tsv(tracks)
-    truth.write_text(json.dumps({"tracks": [{"track_id": int(t), "genre": g, "blend_with": None}
-                                            for t, g in zip(listed["track_id"], listed["genre_top"])]}))
-    known_answer(datasets, optima, str(root / "gap.tsv"), str(truth), str(root / "known_answer.tsv"))
+    truth.write_text(
+        json.dumps(
+            {
+                "tracks": [
+                    {"track_id": int(t), "genre": g, "blend_with": None}
+                    for t, g in zip(listed["track_id"], listed["genre_top"])
+                ]
+            }
+        )
+    )
+    known_answer(
+        datasets, optima, str(root / "gap.tsv"), str(truth), str(root / "known_answer.tsv")
+    )
     return read_tsv(root / "gap.tsv"), read_tsv(root / "known_answer.tsv")
 
 
@@ -245,7 +341,7 @@ def test_known_answer_holds_for_a_trained_model_and_fails_for_random_weights(tmp
     train_checkpoint(trained, datasets, mean, std, SPECS["whole"])
     train_checkpoint(random, datasets, mean, std, SPECS["whole"], seed=3, steps=0)
     _, known = headline_stage(tmp_path, trained, datasets, tracks, "trained")
-    gap, control = headline_stage(tmp_path, random, datasets, tracks, "random")
+    _, control = headline_stage(tmp_path, random, datasets, tracks, "random")
     assert known["correct"].all(), known.to_string()
     passed = control["correct"] & (control["verdict"] == "representative")
     assert not passed.all(), control.to_string()

@@ -55,9 +55,16 @@ def test_frechet_distance_is_zero_for_one_distribution_and_grows_with_the_shift(
 
 
 def quality_rows(**columns) -> pd.DataFrame:
-    base = {"genre": "Rock", "start": ["noise", "mean", "track_1"], "margin": [9.0, 5.0, 3.0],
-            "clamp_fraction": [0.0, 0.0, 0.0], "knn_percentile": [50.0, 50.0, 50.0],
-            "roundtrip_share": [0.9, 0.9, 0.9], "transfer_rank_a": [1, 1, 1], "transfer_rank_b": [1, 1, 1]}
+    base = {
+        "genre": "Rock",
+        "start": ["noise", "mean", "track_1"],
+        "margin": [9.0, 5.0, 3.0],
+        "clamp_fraction": [0.0, 0.0, 0.0],
+        "knn_percentile": [50.0, 50.0, 50.0],
+        "roundtrip_share": [0.9, 0.9, 0.9],
+        "transfer_rank_a": [1, 1, 1],
+        "transfer_rank_b": [1, 1, 1],
+    }
     return pd.DataFrame({**base, **columns})
 
 

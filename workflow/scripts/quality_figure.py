@@ -7,5 +7,8 @@ setup_logging(snakemake.log[0])
 from fmagenre.figures.optimise import quality_figure  # noqa: E402
 
 quality_figure(
-    snakemake.input.quality, snakemake.input.gap, snakemake.output.figure, model=snakemake.wildcards.model
+    snakemake.input.quality,
+    snakemake.input.gap,
+    snakemake.output.figure,
+    model=snakemake.wildcards.model,
 )

@@ -22,7 +22,9 @@ def listen_page(gap_tsv: str, mp3s: list[tuple[str, str]], output: str, model: s
     """``mp3s``: (optimum, best track) per genre, in the order of ``gap.tsv``'s rows."""
     gap = read_tsv(gap_tsv)
     if len(gap) != len(mp3s):
-        raise ValueError(f"{gap_tsv}: {len(gap)} genres but {len(mp3s)} MP3 pairs; fix: rerun rule listen_page")
+        raise ValueError(
+            f"{gap_tsv}: {len(gap)} genres but {len(mp3s)} MP3 pairs; fix: rerun rule listen_page"
+        )
     rows = []
     for row, (optimum, best) in zip(gap.itertuples(), mp3s):
         rows.append(
@@ -30,7 +32,9 @@ def listen_page(gap_tsv: str, mp3s: list[tuple[str, str]], output: str, model: s
             f"<td>{html.escape(row.headline_start)} (margin {row.optimum_margin:.2f})<br>{_player(optimum)}</td>"
             f"<td>track {row.best_track_id} (margin {row.best_track_margin:.2f})<br>{_player(best)}</td></tr>"
         )
-    write_text(output, f"""<!DOCTYPE html>
+    write_text(
+        output,
+        f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Listen: model {html.escape(model)}</title>
 <style>body{{font-family:sans-serif}} td{{padding:4px 12px;vertical-align:top}}</style></head>
 <body><h2>Headline optimum and best real track per genre, model {html.escape(model)}</h2>
@@ -38,6 +42,7 @@ def listen_page(gap_tsv: str, mp3s: list[tuple[str, str]], output: str, model: s
 <b>representative</b> verdict offers it as the genre's music (see quality.tsv). MP3 copies (the WAVs are in
 results/audio/).</p>
 <table><tr><th>genre</th><th>verdict</th><th>headline optimum</th><th>best real track</th></tr>
-{''.join(rows)}
+{"".join(rows)}
 </table></body></html>
-""")
+""",
+    )

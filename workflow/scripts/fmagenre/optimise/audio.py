@@ -38,7 +38,14 @@ from fmagenre.optimise.spectra import band_slices, mel_power
 log = logging.getLogger(__name__)
 
 ROUNDTRIP_COLUMNS = [
-    "genre", "source", "start", "wav", "target_rank", "target_probability", "target_margin", "top_genre",
+    "genre",
+    "source",
+    "start",
+    "wav",
+    "target_rank",
+    "target_probability",
+    "target_margin",
+    "top_genre",
     "spectral_convergence_db",
 ]
 NNLS_ITERATIONS = 20
@@ -68,7 +75,9 @@ def clip_length(params: AudioParams, feature: FeatureParams, pack_frames: int) -
     return int(round(params.seconds * feature.sr))
 
 
-def target_magnitude(x: np.ndarray, bands, feature: FeatureParams, params: AudioParams, length: int) -> np.ndarray:
+def target_magnitude(
+    x: np.ndarray, bands, feature: FeatureParams, params: AudioParams, length: int
+) -> np.ndarray:
     """The STFT magnitude [1 + n_fft/2, frames] that Griffin-Lim inverts for packed features ``x`` [C, T].
 
     Only the spectral bands (mfcc or mel) are inverted; chroma and tonnetz have no inverse. The map
@@ -82,7 +91,9 @@ def target_magnitude(x: np.ndarray, bands, feature: FeatureParams, params: Audio
     frames = 1 + length // feature.hop_length  # what a centred STFT of `length` samples has
     spectral = x[slices[name]].astype(np.float64)
     if params.smoothing_frames > 1:
-        spectral = scipy.ndimage.uniform_filter1d(spectral, params.smoothing_frames, axis=1, mode="wrap")
+        spectral = scipy.ndimage.uniform_filter1d(
+            spectral, params.smoothing_frames, axis=1, mode="wrap"
+        )
     power = mel_power(fit_frames(spectral, frames), [[name, spectral.shape[0]]], feature.n_mels)
     return mel_to_magnitude(power, feature.sr, feature.n_fft).astype(np.float32)
 
@@ -92,22 +103,41 @@ def spectral_convergence_db(magnitude: np.ndarray, y: np.ndarray, feature: Featu
 
     The scale is fitted because the WAV is loudness-normalised after inversion; -inf is a perfect match.
     """
-    realised = np.abs(librosa.stft(np.asarray(y, dtype=np.float32), n_fft=feature.n_fft,
-                                   hop_length=feature.hop_length))
+    realised = np.abs(
+        librosa.stft(
+            np.asarray(y, dtype=np.float32), n_fft=feature.n_fft, hop_length=feature.hop_length
+        )
+    )
     frames = min(realised.shape[1], magnitude.shape[1])
-    target, realised = magnitude[:, :frames].astype(np.float64), realised[:, :frames].astype(np.float64)
+    target, realised = (
+        magnitude[:, :frames].astype(np.float64),
+        realised[:, :frames].astype(np.float64),
+    )
     scale = float((target * realised).sum() / max((realised**2).sum(), 1e-30))
     error = np.linalg.norm(target - scale * realised) / max(np.linalg.norm(target), 1e-30)
     return float(20.0 * np.log10(max(error, 1e-12)))
 
 
-def invert(x: np.ndarray, bands, feature: FeatureParams, params: AudioParams, length: int,
-           n_iter: int | None = None, seed: int = 0) -> tuple[np.ndarray, float]:
+def invert(
+    x: np.ndarray,
+    bands,
+    feature: FeatureParams,
+    params: AudioParams,
+    length: int,
+    n_iter: int | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, float]:
     """Packed features [C, T] -> (mono float32 audio of ``length`` samples at ``feature.sr``, its
     spectral convergence in dB). ``n_iter`` defaults to ``params.griffin_lim_iters``."""
     magnitude = target_magnitude(x, bands, feature, params, length)
-    y = librosa.griffinlim(magnitude, n_iter=n_iter or params.griffin_lim_iters, hop_length=feature.hop_length,
-                           n_fft=feature.n_fft, length=length, random_state=seed)
+    y = librosa.griffinlim(
+        magnitude,
+        n_iter=n_iter or params.griffin_lim_iters,
+        hop_length=feature.hop_length,
+        n_fft=feature.n_fft,
+        length=length,
+        random_state=seed,
+    )
     return finish(y, feature.sr, params), spectral_convergence_db(magnitude, y, feature)
 
 
@@ -116,10 +146,16 @@ def _mel_inverse(sr: int, n_fft: int, n_mels: int) -> tuple[np.ndarray, np.ndarr
     """The mel basis (sparse: a bin feeds at most two filters), its pseudo-inverse and the Lipschitz
     constant of the NNLS gradient."""
     basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).astype(np.float64)
-    return scipy.sparse.csr_array(basis), np.linalg.pinv(basis), float(np.linalg.norm(basis, 2) ** 2)
+    return (
+        scipy.sparse.csr_array(basis),
+        np.linalg.pinv(basis),
+        float(np.linalg.norm(basis, 2) ** 2),
+    )
 
 
-def mel_to_magnitude(power: np.ndarray, sr: int, n_fft: int, iterations: int = NNLS_ITERATIONS) -> np.ndarray:
+def mel_to_magnitude(
+    power: np.ndarray, sr: int, n_fft: int, iterations: int = NNLS_ITERATIONS
+) -> np.ndarray:
     """STFT magnitude [1 + n_fft/2, T] whose mel projection matches ``power`` [n_mels, T] (NNLS).
 
     The problem and starting point (the clipped pseudo-inverse solution) of
@@ -142,8 +178,10 @@ def finish(y: np.ndarray, sr: int, params: AudioParams) -> np.ndarray:
     """Loudness to ``target_dbfs`` RMS (peak-limited), then linear fades in and out."""
     y = np.asarray(y, dtype=np.float64)
     if not np.isfinite(y).all():
-        raise ValueError("inverted audio is not finite: the features hold values outside the data range "
-                         "(fix: rerun rule optimise_genre: its inputs are clipped to the training range)")
+        raise ValueError(
+            "inverted audio is not finite: the features hold values outside the data range "
+            "(fix: rerun rule optimise_genre: its inputs are clipped to the training range)"
+        )
     rms = float(np.sqrt(np.mean(y**2)))
     if rms == 0.0:
         raise ValueError("inverted audio is silent: the features invert to an all-zero signal")
@@ -174,12 +212,20 @@ def headline_start(gap_tsv: str, genre: str) -> str:
     gap = read_tsv(gap_tsv)
     row = gap[gap["genre"] == genre]
     if len(row) != 1:
-        raise KeyError(f"{gap_tsv}: no row for genre {genre!r}; fix: rerun rule representativeness_gap")
+        raise KeyError(
+            f"{gap_tsv}: no row for genre {genre!r}; fix: rerun rule representativeness_gap"
+        )
     return str(row["headline_start"].iloc[0])
 
 
-def invert_genre(optimum_h5: str, gap_tsv: str, output: str, output_best: str, params: AudioParams,
-                 mp3s: tuple[str, str] | None = None) -> None:
+def invert_genre(
+    optimum_h5: str,
+    gap_tsv: str,
+    output: str,
+    output_best: str,
+    params: AudioParams,
+    mp3s: tuple[str, str] | None = None,
+) -> None:
     """``{genre}.wav`` from the headline start of ``gap.tsv`` and ``{genre}_best.wav`` from the best
     real track, same settings; ``mp3s``: compressed copies of both for the report (the WAVs stay the
     measured artefacts, the report would weigh ~2 MB per 30 s WAV)."""
@@ -193,8 +239,13 @@ def invert_genre(optimum_h5: str, gap_tsv: str, output: str, output_best: str, p
         write_wav(path, y, feature.sr)
         if mp3:
             encode_mp3(mp3, y, feature.sr, bitrate_kbps=REPORT_MP3_KBPS)
-        log.info("wrote %s (%.2f s at %d Hz, spectral convergence %.1f dB)", path, length / feature.sr,
-                 feature.sr, convergence)
+        log.info(
+            "wrote %s (%.2f s at %d Hz, spectral convergence %.1f dB)",
+            path,
+            length / feature.sr,
+            feature.sr,
+            convergence,
+        )
 
 
 def stack_pack_units(features: dict[str, np.ndarray], bands) -> np.ndarray:
@@ -203,7 +254,9 @@ def stack_pack_units(features: dict[str, np.ndarray], bands) -> np.ndarray:
     for name, count in bands:
         values = features[name]
         if values.shape[0] != int(count):
-            raise ValueError(f"feature {name} has {values.shape[0]} bands, the model expects {count}")
+            raise ValueError(
+                f"feature {name} has {values.shape[0]} bands, the model expects {count}"
+            )
         parts.append(pack_units(name, values))
     return np.concatenate(parts, axis=0).astype(np.float32)
 
@@ -223,17 +276,25 @@ def read_wav(path: str, feature: FeatureParams) -> np.ndarray:
 def score_rows(genre: str, target: int, genres: list[str], logits: np.ndarray) -> pd.DataFrame:
     """Per row of ``logits`` [N, G]: rank of the target genre (1 = top), its probability and margin, the top genre."""
     probabilities, margins = genre_probabilities(logits), genre_margins(logits)
-    return pd.DataFrame({
-        "genre": genre,
-        "target_rank": 1 + (logits > logits[:, [target]]).sum(axis=1),
-        "target_probability": probabilities[:, target],
-        "target_margin": margins[:, target],
-        "top_genre": [genres[i] for i in logits.argmax(axis=1)],
-    })
+    return pd.DataFrame(
+        {
+            "genre": genre,
+            "target_rank": 1 + (logits > logits[:, [target]]).sum(axis=1),
+            "target_probability": probabilities[:, target],
+            "target_margin": margins[:, target],
+            "top_genre": [genres[i] for i in logits.argmax(axis=1)],
+        }
+    )
 
 
-def audio_roundtrip(checkpoint: str, optimum_h5s: list[str], gap_tsv: str, wavs: list[tuple[str, str]],
-                    output: str, params: AudioParams) -> None:
+def audio_roundtrip(
+    checkpoint: str,
+    optimum_h5s: list[str],
+    gap_tsv: str,
+    wavs: list[tuple[str, str]],
+    output: str,
+    params: AudioParams,
+) -> None:
     """``roundtrip.tsv``: per genre and source (optimum | best_track), the re-extracted WAV's scores in
     margin units and the spectral convergence of its inversion."""
     from fmagenre.models import load_model
@@ -245,21 +306,30 @@ def audio_roundtrip(checkpoint: str, optimum_h5s: list[str], gap_tsv: str, wavs:
         optimum = read_optimum(h5_path)
         start = headline_start(gap_tsv, optimum.genre)
         feature = feature_params(optimum)
-        sources = ((start, optimum.start_inputs[optimum.start_index(start)]), ("best_track", optimum.best_track_x))
+        sources = (
+            (start, optimum.start_inputs[optimum.start_index(start)]),
+            ("best_track", optimum.best_track_x),
+        )
         x, convergence = [], []
         for path, (_, spectrum) in zip(pair, sources):
             y = read_wav(path, feature)
             magnitude = target_magnitude(spectrum, optimum.bands, feature, params, len(y))
             convergence.append(spectral_convergence_db(magnitude, y, feature))
             x.append(reextract(y, optimum.bands, feature, optimum.frames))
-        table = score_rows(optimum.genre, optimum.genre_index, list(info["genres"]),
-                           model_logits(model, info, np.stack(x)))
+        table = score_rows(
+            optimum.genre,
+            optimum.genre_index,
+            list(info["genres"]),
+            model_logits(model, info, np.stack(x)),
+        )
         table.insert(1, "source", ["optimum", "best_track"])
         table.insert(2, "start", [start, "best_track"])
         table.insert(3, "wav", list(pair))
         table["spectral_convergence_db"] = convergence
         tables.append(table)
-        log.info("%s: round trip margins %s", optimum.genre, table["target_margin"].round(3).tolist())
+        log.info(
+            "%s: round trip margins %s", optimum.genre, table["target_margin"].round(3).tolist()
+        )
     write_tsv(output, pd.concat(tables, ignore_index=True)[ROUNDTRIP_COLUMNS])
 
 
@@ -286,6 +356,8 @@ def start_roundtrip(checkpoint: str, optimum_h5: str, output: str, params: Audio
         x.append(reextract(y, optimum.bands, feature, optimum.frames))
         convergence.append(sc)
     margins = genre_margins(model_logits(model, info, np.stack(x)))[:, optimum.genre_index]
-    table = pd.DataFrame({"start": names, "roundtrip_margin": margins, "spectral_convergence_db": convergence})
+    table = pd.DataFrame(
+        {"start": names, "roundtrip_margin": margins, "spectral_convergence_db": convergence}
+    )
     log.info("%s: per-start round trip\n%s", optimum.genre, table.to_string(index=False))
     write_tsv(output, table)

@@ -21,9 +21,18 @@ from fmagenre.optimise.quality import VERDICTS
 log = logging.getLogger(__name__)
 
 GAP_COLUMNS = [
-    "genre", "verdict", "headline_start", "representative_starts", "optimum_margin",
-    "optimum_probability", "optimum_top_genre", "best_track_id", "best_track_split",
-    "best_track_margin", "gap", "failed",
+    "genre",
+    "verdict",
+    "headline_start",
+    "representative_starts",
+    "optimum_margin",
+    "optimum_probability",
+    "optimum_top_genre",
+    "best_track_id",
+    "best_track_split",
+    "best_track_margin",
+    "gap",
+    "failed",
 ]
 
 
@@ -40,26 +49,50 @@ def representativeness_gap(quality: pd.DataFrame, optima: list) -> pd.DataFrame:
     for optimum in optima:
         mine = quality[quality["genre"] == optimum.genre]
         if mine.empty:
-            raise KeyError(f"quality.tsv has no rows for {optimum.genre!r}; fix: rerun rule optimum_quality")
+            raise KeyError(
+                f"quality.tsv has no rows for {optimum.genre!r}; fix: rerun rule optimum_quality"
+            )
         chosen = headline(mine)
         index = optimum.start_index(chosen["start"])
         logits = optimum.start_logits[index].astype(np.float64)
         verdict = VERDICTS[0] if (mine["verdict"] == VERDICTS[0]).any() else VERDICTS[1]
         gap = float(chosen["margin"]) - optimum.best_track_margin
         if verdict == VERDICTS[1]:
-            log.warning("%s: no start is representative: the headline %s is an adversarial pattern (%s)",
-                        optimum.genre, chosen["start"], chosen["failed_checks"])
+            log.warning(
+                "%s: no start is representative: the headline %s is an adversarial pattern (%s)",
+                optimum.genre,
+                chosen["start"],
+                chosen["failed_checks"],
+            )
         if gap < 0:
-            log.warning("%s: real track %d (margin %.3f) outscores the optimum (%.3f)", optimum.genre,
-                        optimum.best_track_id, optimum.best_track_margin, float(chosen["margin"]))
-        rows.append([
-            optimum.genre, verdict, chosen["start"], int((mine["verdict"] == VERDICTS[0]).sum()),
-            float(chosen["margin"]), float(genre_probabilities(logits[None])[0, optimum.genre_index]),
-            optimum.genres[int(np.argmax(logits))], optimum.best_track_id, optimum.best_track_split,
-            optimum.best_track_margin, gap, bool(gap < 0),
-        ])
+            log.warning(
+                "%s: real track %d (margin %.3f) outscores the optimum (%.3f)",
+                optimum.genre,
+                optimum.best_track_id,
+                optimum.best_track_margin,
+                float(chosen["margin"]),
+            )
+        rows.append(
+            [
+                optimum.genre,
+                verdict,
+                chosen["start"],
+                int((mine["verdict"] == VERDICTS[0]).sum()),
+                float(chosen["margin"]),
+                float(genre_probabilities(logits[None])[0, optimum.genre_index]),
+                optimum.genres[int(np.argmax(logits))],
+                optimum.best_track_id,
+                optimum.best_track_split,
+                optimum.best_track_margin,
+                gap,
+                bool(gap < 0),
+            ]
+        )
     return pd.DataFrame(rows, columns=GAP_COLUMNS)
 
 
 def gap_table(quality_tsv: str, optimum_h5s: list[str], output: str) -> None:
-    write_tsv(output, representativeness_gap(read_tsv(quality_tsv), [read_optimum(p) for p in optimum_h5s]))
+    write_tsv(
+        output,
+        representativeness_gap(read_tsv(quality_tsv), [read_optimum(p) for p in optimum_h5s]),
+    )

@@ -28,8 +28,15 @@ from fmagenre.optimise.spectra import mel_db, track_summaries
 log = logging.getLogger(__name__)
 
 PROFILE_BANDS = 8
-KNOWN_COLUMNS = ["genre", "verdict", "headline_start", "nearest_genre", "correct", "own_distance",
-                 "nearest_other_distance"]
+KNOWN_COLUMNS = [
+    "genre",
+    "verdict",
+    "headline_start",
+    "nearest_genre",
+    "correct",
+    "own_distance",
+    "nearest_other_distance",
+]
 
 
 def descriptors(x: np.ndarray, bands, feature: dict) -> np.ndarray:
@@ -37,7 +44,9 @@ def descriptors(x: np.ndarray, bands, feature: dict) -> np.ndarray:
     features ``x`` [N, C, T]."""
     summaries = track_summaries(x, bands, feature["n_mels"], feature["sr"], feature["hop_length"])
     db = mel_db(x.astype(np.float64), bands, feature["n_mels"]).mean(axis=-1)  # [N, n_mels]
-    profile = np.stack([part.mean(axis=1) for part in np.array_split(db, PROFILE_BANDS, axis=1)], axis=1)
+    profile = np.stack(
+        [part.mean(axis=1) for part in np.array_split(db, PROFILE_BANDS, axis=1)], axis=1
+    )
     return np.column_stack([summaries["spectral_centroid_hz"], summaries["tempo_bpm"], profile])
 
 
@@ -53,14 +62,19 @@ def signatures(real: np.ndarray, genres: np.ndarray) -> tuple[dict[str, np.ndarr
     return {g: real[genres == g].mean(axis=0) for g in dict.fromkeys(genres)}, scale
 
 
-def nearest(candidate: np.ndarray, signature: dict[str, np.ndarray], scale: np.ndarray) -> dict[str, float]:
+def nearest(
+    candidate: np.ndarray, signature: dict[str, np.ndarray], scale: np.ndarray
+) -> dict[str, float]:
     """Weighted standardised distance of ``candidate`` to every genre's signature."""
     w = weights()
-    return {g: float(np.sqrt(np.sum(w * ((candidate - s) / scale) ** 2))) for g, s in signature.items()}
+    return {
+        g: float(np.sqrt(np.sum(w * ((candidate - s) / scale) ** 2))) for g, s in signature.items()
+    }
 
 
-def known_answer(datasets: dict[str, str], optimum_h5s: list[str], gap_tsv: str, ground_truth: str,
-                 output: str) -> None:
+def known_answer(
+    datasets: dict[str, str], optimum_h5s: list[str], gap_tsv: str, ground_truth: str, output: str
+) -> None:
     """``known_answer.tsv`` of one model (see the module docstring)."""
     with open(ground_truth, encoding="utf-8") as handle:
         truth = json.load(handle)
@@ -78,12 +92,27 @@ def known_answer(datasets: dict[str, str], optimum_h5s: list[str], gap_tsv: str,
     for optimum in optima:
         row = gap.loc[optimum.genre]
         x = optimum.start_inputs[optimum.start_index(row["headline_start"])]
-        distances = nearest(descriptors(fit_frames(x, optimum.frames)[None], bands, feature)[0], signature, scale)
+        distances = nearest(
+            descriptors(fit_frames(x, optimum.frames)[None], bands, feature)[0], signature, scale
+        )
         closest = min(distances, key=distances.get)
         others = [d for g, d in distances.items() if g != optimum.genre]
-        rows.append([optimum.genre, row["verdict"], row["headline_start"], closest, closest == optimum.genre,
-                     distances[optimum.genre], min(others)])
+        rows.append(
+            [
+                optimum.genre,
+                row["verdict"],
+                row["headline_start"],
+                closest,
+                closest == optimum.genre,
+                distances[optimum.genre],
+                min(others),
+            ]
+        )
     table = pd.DataFrame(rows, columns=KNOWN_COLUMNS)
-    log.info("known answer: %d/%d headline optima nearest their own genre's signature\n%s",
-             int(table["correct"].sum()), len(table), table.to_string(index=False))
+    log.info(
+        "known answer: %d/%d headline optima nearest their own genre's signature\n%s",
+        int(table["correct"].sum()),
+        len(table),
+        table.to_string(index=False),
+    )
     write_tsv(output, table)

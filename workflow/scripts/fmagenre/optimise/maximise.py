@@ -54,11 +54,15 @@ class OptimiseParams:
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"optimise.objective = {self.objective!r}; fix: use one of {list(OBJECTIVES)}")
+            raise ValueError(
+                f"optimise.objective = {self.objective!r}; fix: use one of {list(OBJECTIVES)}"
+            )
         if self.space not in SPACES:
             raise ValueError(f"optimise.space = {self.space!r}; fix: use one of {list(SPACES)}")
         if self.starts < len(FIXED_STARTS) + 1:
-            raise ValueError(f"optimise.starts = {self.starts}; fix: at least 3 (noise, mean and a real track)")
+            raise ValueError(
+                f"optimise.starts = {self.starts}; fix: at least 3 (noise, mean and a real track)"
+            )
 
     @classmethod
     def from_config(cls, section: dict) -> "OptimiseParams":
@@ -83,8 +87,14 @@ def objective(logits: torch.Tensor, target: int, kind: str) -> torch.Tensor:
     return logits[:, target]
 
 
-def maximise(model, target: int, space, variable: torch.Tensor, transforms: Transforms,
-             params: OptimiseParams) -> MaximiseResult:
+def maximise(
+    model,
+    target: int,
+    space,
+    variable: torch.Tensor,
+    transforms: Transforms,
+    params: OptimiseParams,
+) -> MaximiseResult:
     """Adam on ``variable`` (the starts encoded in ``space``) to maximise genre ``target``.
 
     The model's weights are frozen for the call and restored afterwards.
@@ -117,38 +127,55 @@ def maximise(model, target: int, space, variable: torch.Tensor, transforms: Tran
         for p, flag in zip(model.parameters(), frozen):
             p.requires_grad_(flag)
         model.train(was_training)
-    ratios = np.stack([(value / final.abs().clamp_min(1e-6)).numpy() for value in penalties.values()], axis=1)
+    ratios = np.stack(
+        [(value / final.abs().clamp_min(1e-6)).numpy() for value in penalties.values()], axis=1
+    )
     return MaximiseResult(z.detach().numpy().copy(), trajectories, list(penalties), ratios)
 
 
 # ---- pipeline job: named steps ------------------------------------------------------------------
 
 
-def track_margins(scores: pd.DataFrame, slug: str, genres: list[str], scores_tsv: str) -> np.ndarray:
+def track_margins(
+    scores: pd.DataFrame, slug: str, genres: list[str], scores_tsv: str
+) -> np.ndarray:
     """Every scored track's margin for genre ``slug`` [N]."""
     columns = [logit_column(genre_slug(title)) for title in genres]
     missing = [c for c in columns if c not in scores]
     if missing:
-        raise KeyError(f"{scores_tsv}: no columns {missing}; fix: rerun rule score_tracks for this model")
+        raise KeyError(
+            f"{scores_tsv}: no columns {missing}; fix: rerun rule score_tracks for this model"
+        )
     return genre_margins(scores[columns].to_numpy())[:, [genre_slug(g) for g in genres].index(slug)]
 
 
 def typical_track(scores: pd.DataFrame, margins: np.ndarray, genre: str) -> int:
     """The genre's training track of median margin: what a typical real track of it scores."""
-    mine = np.flatnonzero(((scores["split"] == "training") & (scores["genre_top"] == genre)).to_numpy())
+    mine = np.flatnonzero(
+        ((scores["split"] == "training") & (scores["genre_top"] == genre)).to_numpy()
+    )
     order = mine[np.argsort(margins[mine], kind="stable")]
     return int(scores["track_id"].iloc[order[len(order) // 2]])
 
 
-def start_tracks(scores: pd.DataFrame, genre: str, best_id: int, count: int, seed: int) -> list[int]:
+def start_tracks(
+    scores: pd.DataFrame, genre: str, best_id: int, count: int, seed: int
+) -> list[int]:
     """``count`` random training tracks of ``genre``, never the best real track (fewer if there are fewer)."""
-    pool = scores[(scores["split"] == "training") & (scores["genre_top"] == genre)
-                  & (scores["track_id"] != best_id)]["track_id"].to_numpy()
+    pool = scores[
+        (scores["split"] == "training")
+        & (scores["genre_top"] == genre)
+        & (scores["track_id"] != best_id)
+    ]["track_id"].to_numpy()
     if not len(pool):
-        raise ValueError(f"genre {genre!r} has no training track besides the best one: no real start")
+        raise ValueError(
+            f"genre {genre!r} has no training track besides the best one: no real start"
+        )
     chosen = np.random.default_rng(seed).choice(pool, size=min(count, len(pool)), replace=False)
     if len(chosen) < count:
-        log.warning("%s: only %d training tracks to start from (asked %d)", genre, len(chosen), count)
+        log.warning(
+            "%s: only %d training tracks to start from (asked %d)", genre, len(chosen), count
+        )
     return sorted(int(t) for t in chosen)
 
 
@@ -157,7 +184,9 @@ def pack_rows(pack: dict, track_ids: list[int], path: str) -> np.ndarray:
     index = {int(t): i for i, t in enumerate(pack["track_id"])}
     missing = [t for t in track_ids if t not in index]
     if missing:
-        raise KeyError(f"{path}: tracks {missing[:5]} not found; fix: rerun score_tracks after the packs")
+        raise KeyError(
+            f"{path}: tracks {missing[:5]} not found; fix: rerun score_tracks after the packs"
+        )
     return pack["x"][[index[t] for t in track_ids]]
 
 
@@ -167,7 +196,9 @@ def training_windows(z_train: np.ndarray, frames: int, limit: int, seed: int) ->
     windows = z_train[:, :, : count * frames].reshape(len(z_train), z_train.shape[1], count, frames)
     windows = windows.transpose(0, 2, 1, 3).reshape(-1, z_train.shape[1], frames)
     if len(windows) > limit:
-        windows = windows[np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))]
+        windows = windows[
+            np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
+        ]
     return windows
 
 
@@ -178,8 +209,14 @@ def build_space(params: OptimiseParams, z_train: np.ndarray, frames: int, lo, hi
     return PcaSpace(windows, params.pca_variance, params.prior, lo, hi, params.seed)
 
 
-def optimise_genre(checkpoint: str, datasets: dict[str, str], scores_tsv: str, genre: str, output: str,
-                   params: OptimiseParams) -> None:
+def optimise_genre(
+    checkpoint: str,
+    datasets: dict[str, str],
+    scores_tsv: str,
+    genre: str,
+    output: str,
+    params: OptimiseParams,
+) -> None:
     """Optimise the input of one genre (slug ``genre``) and write ``results/optimise/{model}/{genre}.h5``."""
     from fmagenre.models import denormalise, load_model, normalise
 
@@ -188,7 +225,9 @@ def optimise_genre(checkpoint: str, datasets: dict[str, str], scores_tsv: str, g
     genres = list(info["genres"])
     slugs = [genre_slug(title) for title in genres]
     if genre not in slugs:
-        raise ValueError(f"{checkpoint}: genre slug {genre!r} is not one of the model's genres {slugs}")
+        raise ValueError(
+            f"{checkpoint}: genre slug {genre!r} is not one of the model's genres {slugs}"
+        )
     target = slugs.index(genre)
     packs = read_packs(datasets)
     z_train = normalise(torch.as_tensor(packs["training"]["x"]), info).numpy()
@@ -197,21 +236,40 @@ def optimise_genre(checkpoint: str, datasets: dict[str, str], scores_tsv: str, g
     scores = read_tsv(scores_tsv)
     margins_real = track_margins(scores, genre, genres, scores_tsv)
     best = scores.iloc[int(np.argmax(margins_real))]
-    best_id, best_split, best_margin = int(best["track_id"]), str(best["split"]), float(margins_real.max())
+    best_id, best_split, best_margin = (
+        int(best["track_id"]),
+        str(best["split"]),
+        float(margins_real.max()),
+    )
     best_x = pack_rows(packs[best_split], [best_id], datasets[best_split])[0]
     typical_id = typical_track(scores, margins_real, genres[target])
-    track_ids = start_tracks(scores, genres[target], best_id, params.starts - len(FIXED_STARTS), params.seed)
+    track_ids = start_tracks(
+        scores, genres[target], best_id, params.starts - len(FIXED_STARTS), params.seed
+    )
 
     channels, frames = (int(v) for v in info["input_shape"])
-    real = normalise(torch.as_tensor(pack_rows(packs["training"], track_ids, datasets["training"])), info)
-    z0 = np.concatenate([np.random.default_rng(params.seed).standard_normal((1, channels, frames)),
-                         np.zeros((1, channels, frames)),
-                         np.stack([fit_frames(z, frames) for z in real.numpy()])]).astype(np.float32)
+    real = normalise(
+        torch.as_tensor(pack_rows(packs["training"], track_ids, datasets["training"])), info
+    )
+    z0 = np.concatenate(
+        [
+            np.random.default_rng(params.seed).standard_normal((1, channels, frames)),
+            np.zeros((1, channels, frames)),
+            np.stack([fit_frames(z, frames) for z in real.numpy()]),
+        ]
+    ).astype(np.float32)
     noise = np.arange(len(z0)) == 0
     space = build_space(params, z_train, frames, lo, hi)
     shift = min(receptive_field(model), frames // 2)
-    transforms = Transforms(info["bands"], int(info["n_mels"]), info["mean"], info["std"], shift,
-                            params.band_shift, params.gain_db)
+    transforms = Transforms(
+        info["bands"],
+        int(info["n_mels"]),
+        info["mean"],
+        info["std"],
+        shift,
+        params.band_shift,
+        params.gain_db,
+    )
     result = maximise(model, target, space, space.encode(z0, noise), transforms, params)
 
     # score each final input as a track (looped to the packed length, as the audio is) like track_scores.tsv
@@ -221,21 +279,45 @@ def optimise_genre(checkpoint: str, datasets: dict[str, str], scores_tsv: str, g
     margins = genre_margins(logits)[:, target]
     names = [*FIXED_STARTS, *(f"track_{t}" for t in track_ids)]
     for name, margin, ratio in zip(names, margins, result.penalty_ratios):
-        log.info("%s start %s: margin %.3f (best real track %d: %.3f); penalty/objective %s", genre, name,
-                 margin, best_id, best_margin,
-                 ", ".join(f"{n} {r:.3g}" for n, r in zip(result.penalty_names, ratio)))
-    write_optimum(output, Optimum(
-        genre=genres[target], slug=genre, genre_index=target, genres=genres, start_names=names,
-        start_track_ids=[-1, -1, *track_ids], start_inputs=x_starts.astype(np.float32),
-        start_inputs_normalised=result.inputs.astype(np.float32), start_logits=logits.astype(np.float32),
-        start_margins=margins.astype(np.float32), trajectories=result.trajectories,
-        penalty_names=result.penalty_names, penalty_ratios=result.penalty_ratios.astype(np.float32),
-        best_track_x=best_x, best_track_id=best_id, best_track_split=best_split,
-        best_track_margin=best_margin,
-        typical_track_x=pack_rows(packs["training"], [typical_id], datasets["training"])[0],
-        typical_track_id=typical_id, feature_lo_normalised=lo.astype(np.float32),
-        feature_hi_normalised=hi.astype(np.float32), space=space.name, params=asdict(params),
-        bands=info["bands"], frames=pack_frames, feature_set=str(info["feature_set"]),
-        checkpoint=str(checkpoint),
-        feature={key: int(packs["training"]["attrs"][key]) for key in PARAM_ATTRS},
-    ))
+        log.info(
+            "%s start %s: margin %.3f (best real track %d: %.3f); penalty/objective %s",
+            genre,
+            name,
+            margin,
+            best_id,
+            best_margin,
+            ", ".join(f"{n} {r:.3g}" for n, r in zip(result.penalty_names, ratio)),
+        )
+    write_optimum(
+        output,
+        Optimum(
+            genre=genres[target],
+            slug=genre,
+            genre_index=target,
+            genres=genres,
+            start_names=names,
+            start_track_ids=[-1, -1, *track_ids],
+            start_inputs=x_starts.astype(np.float32),
+            start_inputs_normalised=result.inputs.astype(np.float32),
+            start_logits=logits.astype(np.float32),
+            start_margins=margins.astype(np.float32),
+            trajectories=result.trajectories,
+            penalty_names=result.penalty_names,
+            penalty_ratios=result.penalty_ratios.astype(np.float32),
+            best_track_x=best_x,
+            best_track_id=best_id,
+            best_track_split=best_split,
+            best_track_margin=best_margin,
+            typical_track_x=pack_rows(packs["training"], [typical_id], datasets["training"])[0],
+            typical_track_id=typical_id,
+            feature_lo_normalised=lo.astype(np.float32),
+            feature_hi_normalised=hi.astype(np.float32),
+            space=space.name,
+            params=asdict(params),
+            bands=info["bands"],
+            frames=pack_frames,
+            feature_set=str(info["feature_set"]),
+            checkpoint=str(checkpoint),
+            feature={key: int(packs["training"]["attrs"][key]) for key in PARAM_ATTRS},
+        ),
+    )

@@ -44,8 +44,17 @@ ARRAYS = (
 )
 JSON_ATTRS = ("genres", "start_names", "start_track_ids", "penalty_names", "params", "bands")
 SCALAR_ATTRS = {
-    "genre": str, "slug": str, "genre_index": int, "best_track_id": int, "best_track_split": str,
-    "best_track_margin": float, "typical_track_id": int, "space": str, "frames": int, "feature_set": str, "checkpoint": str,
+    "genre": str,
+    "slug": str,
+    "genre_index": int,
+    "best_track_id": int,
+    "best_track_split": str,
+    "best_track_margin": float,
+    "typical_track_id": int,
+    "space": str,
+    "frames": int,
+    "feature_set": str,
+    "checkpoint": str,
 }
 FEATURE_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
 
@@ -85,7 +94,9 @@ class Optimum:
 
     def start_index(self, name: str) -> int:
         if name not in self.start_names:
-            raise KeyError(f"optimum of {self.genre}: no start {name!r}; starts are {self.start_names}")
+            raise KeyError(
+                f"optimum of {self.genre}: no start {name!r}; starts are {self.start_names}"
+            )
         return self.start_names.index(name)
 
 
@@ -107,8 +118,10 @@ def read_optimum(path) -> Optimum:
     with h5py.File(path, "r") as handle:
         missing = [name for name in ARRAYS if name not in handle]
         if missing:
-            raise KeyError(f"{path}: no datasets {missing}: written by an older pipeline; fix: rerun "
-                           "rule optimise_genre (delete the file)")
+            raise KeyError(
+                f"{path}: no datasets {missing}: written by an older pipeline; fix: rerun "
+                "rule optimise_genre (delete the file)"
+            )
         values = {name: handle[name][()] for name in ARRAYS}
         attrs = handle.attrs
         values |= {name: json.loads(attrs[name]) for name in JSON_ATTRS}

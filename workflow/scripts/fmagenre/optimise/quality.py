@@ -69,7 +69,9 @@ def clamp_fraction(z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def descriptors(z: np.ndarray) -> np.ndarray:
     """Texture descriptor [N, 3C] of inputs [N, C, T]: per band mean, std and mean |frame change|."""
-    return np.concatenate([z.mean(axis=2), z.std(axis=2), np.abs(np.diff(z, axis=2)).mean(axis=2)], axis=1)
+    return np.concatenate(
+        [z.mean(axis=2), z.std(axis=2), np.abs(np.diff(z, axis=2)).mean(axis=2)], axis=1
+    )
 
 
 def knn_percentile(candidates: np.ndarray, real: np.ndarray, k: int = KNN) -> np.ndarray:
@@ -87,7 +89,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between Gaussians fitted to activations ``a`` [n, D] and ``b`` [m, D]."""
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    with warnings.catch_warnings():  # with fewer optima than dimensions the product is singular: fine
+    with (
+        warnings.catch_warnings()
+    ):  # with fewer optima than dimensions the product is singular: fine
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
         root = scipy.linalg.sqrtm(cov_a @ cov_b)
     return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * np.real(root)))
@@ -97,7 +101,9 @@ def penultimate(model, z: np.ndarray) -> np.ndarray:
     """Input of the model's last linear layer for normalised inputs ``z`` [N, C, T] (both zoo models
     end in ``head[-1]``)."""
     captured = []
-    hook = model.head[-1].register_forward_pre_hook(lambda _, args: captured.append(args[0].detach()))
+    hook = model.head[-1].register_forward_pre_hook(
+        lambda _, args: captured.append(args[0].detach())
+    )
     try:
         with torch.no_grad():
             model(torch.as_tensor(z, dtype=torch.float32))
@@ -106,7 +112,9 @@ def penultimate(model, z: np.ndarray) -> np.ndarray:
     return captured[0].numpy().astype(np.float64)
 
 
-def transfer_scores(checkpoints: dict[str, str], optima: list[Optimum]) -> dict[str, list[np.ndarray]]:
+def transfer_scores(
+    checkpoints: dict[str, str], optima: list[Optimum]
+) -> dict[str, list[np.ndarray]]:
     """``{name: [logits [S, G] per optimum]}``: every optimum's starts scored as tracks by each model."""
     from fmagenre.models import load_model
 
@@ -114,14 +122,20 @@ def transfer_scores(checkpoints: dict[str, str], optima: list[Optimum]) -> dict[
     for name, path in checkpoints.items():
         model, info = load_model(path, device="cpu")
         if list(info["genres"]) != optima[0].genres:
-            raise ValueError(f"{path}: genres {info['genres']} differ from the optimised model's "
-                             f"{optima[0].genres}; fix: train both on the same splits")
-        scored[name] = [model_logits(model, info, np.stack([fit_frames(x, o.frames) for x in o.start_inputs]))
-                        for o in optima]
+            raise ValueError(
+                f"{path}: genres {info['genres']} differ from the optimised model's "
+                f"{optima[0].genres}; fix: train both on the same splits"
+            )
+        scored[name] = [
+            model_logits(model, info, np.stack([fit_frames(x, o.frames) for x in o.start_inputs]))
+            for o in optima
+        ]
     return scored
 
 
-def verdicts(table: pd.DataFrame, transfer_names: list[str], thresholds: Thresholds) -> pd.DataFrame:
+def verdicts(
+    table: pd.DataFrame, transfer_names: list[str], thresholds: Thresholds
+) -> pd.DataFrame:
     """``verdict`` and ``failed_checks`` columns by the rule of the module docstring."""
     checks = {
         "clamp_fraction": table["clamp_fraction"] <= thresholds.clamp_fraction_max,
@@ -133,13 +147,19 @@ def verdicts(table: pd.DataFrame, transfer_names: list[str], thresholds: Thresho
         checks["transfer"] = pd.Series(top.sum(axis=1) > len(transfer_names) / 2, index=table.index)
     passed = pd.DataFrame(checks)
     table["verdict"] = np.where(passed.all(axis=1), VERDICTS[0], VERDICTS[1])
-    table["failed_checks"] = [",".join(name for name in passed if not row[name]) or "none"
-                              for _, row in passed.iterrows()]
+    table["failed_checks"] = [
+        ",".join(name for name in passed if not row[name]) or "none" for _, row in passed.iterrows()
+    ]
     return table
 
 
-def genre_quality(optimum: Optimum, model, real_z: np.ndarray, roundtrip: pd.DataFrame,
-                  transfer: dict[str, np.ndarray]) -> pd.DataFrame:
+def genre_quality(
+    optimum: Optimum,
+    model,
+    real_z: np.ndarray,
+    roundtrip: pd.DataFrame,
+    transfer: dict[str, np.ndarray],
+) -> pd.DataFrame:
     """Rows of ``quality.tsv`` for one genre (without the verdict); ``real_z`` [N, C, T_input] are the
     genre's training tracks in model units fitted to the model's input length."""
     z = optimum.start_inputs_normalised
@@ -148,16 +168,20 @@ def genre_quality(optimum: Optimum, model, real_z: np.ndarray, roundtrip: pd.Dat
     rt = roundtrip.set_index("start").reindex(optimum.start_names)
     best = optimum.best_track_margin
     gap = optimum.start_margins.astype(np.float64) - best
-    share = np.where(gap > 0, (rt["roundtrip_margin"].to_numpy() - best) / np.where(gap > 0, gap, 1.0), np.nan)
-    table = pd.DataFrame({
-        "genre": optimum.genre,
-        "start": optimum.start_names,
-        "margin": optimum.start_margins,
-        "best_track_margin": best,
-        "clamp_fraction": clamp_fraction(z, lo, hi),
-        "knn_percentile": knn_percentile(descriptors(z), descriptors(real_z)),
-        "frechet_distance": frechet,
-    })
+    share = np.where(
+        gap > 0, (rt["roundtrip_margin"].to_numpy() - best) / np.where(gap > 0, gap, 1.0), np.nan
+    )
+    table = pd.DataFrame(
+        {
+            "genre": optimum.genre,
+            "start": optimum.start_names,
+            "margin": optimum.start_margins,
+            "best_track_margin": best,
+            "clamp_fraction": clamp_fraction(z, lo, hi),
+            "knn_percentile": knn_percentile(descriptors(z), descriptors(real_z)),
+            "frechet_distance": frechet,
+        }
+    )
     for name, logits in transfer.items():
         target = logits[:, optimum.genre_index]
         table[f"transfer_rank_{name}"] = 1 + (logits > target[:, None]).sum(axis=1)
@@ -167,8 +191,15 @@ def genre_quality(optimum: Optimum, model, real_z: np.ndarray, roundtrip: pd.Dat
     return table
 
 
-def quality_table(checkpoint: str, datasets: dict[str, str], optimum_h5s: list[str], roundtrip_tsvs: list[str],
-                  transfer: dict[str, str], output: str, thresholds: Thresholds) -> None:
+def quality_table(
+    checkpoint: str,
+    datasets: dict[str, str],
+    optimum_h5s: list[str],
+    roundtrip_tsvs: list[str],
+    transfer: dict[str, str],
+    output: str,
+    thresholds: Thresholds,
+) -> None:
     """``quality.tsv`` of one model (see the module docstring)."""
     from fmagenre.models import load_model, normalise
 
@@ -182,10 +213,20 @@ def quality_table(checkpoint: str, datasets: dict[str, str], optimum_h5s: list[s
     tables = []
     for index, (optimum, roundtrip_tsv) in enumerate(zip(optima, roundtrip_tsvs)):
         real = np.stack([fit_frames(z, frames) for z in z_train[labels == optimum.genre_index]])
-        table = genre_quality(optimum, model, real, read_tsv(roundtrip_tsv),
-                              {name: logits[index] for name, logits in scored.items()})
+        table = genre_quality(
+            optimum,
+            model,
+            real,
+            read_tsv(roundtrip_tsv),
+            {name: logits[index] for name, logits in scored.items()},
+        )
         tables.append(table)
     table = verdicts(pd.concat(tables, ignore_index=True), list(transfer), thresholds)
     for genre, rows in table.groupby("genre", sort=False):
-        log.info("%s: %d/%d starts representative", genre, int((rows["verdict"] == VERDICTS[0]).sum()), len(rows))
+        log.info(
+            "%s: %d/%d starts representative",
+            genre,
+            int((rows["verdict"] == VERDICTS[0]).sum()),
+            len(rows),
+        )
     write_tsv(output, table)

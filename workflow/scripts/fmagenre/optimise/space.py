@@ -62,8 +62,15 @@ class PcaSpace:
 
     name = "pca"
 
-    def __init__(self, windows: np.ndarray, variance: float, prior: float, lo: np.ndarray, hi: np.ndarray,
-                 seed: int = 0):
+    def __init__(
+        self,
+        windows: np.ndarray,
+        variance: float,
+        prior: float,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        seed: int = 0,
+    ):
         """``windows`` [N, C, T]: normalised training inputs of the model's input shape."""
         flat = torch.as_tensor(windows.reshape(len(windows), -1), dtype=torch.float32)
         self.shape = windows.shape[1:]
@@ -78,15 +85,23 @@ class PcaSpace:
         reached = torch.nonzero(cumulative >= variance)
         k = int(reached[0]) + 1 if len(reached) else q
         if not len(reached):
-            log.warning("pca: %d components cover only %.3f of the variance (asked %.3f); using all",
-                        q, float(cumulative[-1]), variance)
+            log.warning(
+                "pca: %d components cover only %.3f of the variance (asked %.3f); using all",
+                q,
+                float(cumulative[-1]),
+                variance,
+            )
         self.k, self.covered = k, float(cumulative[k - 1])
         self.basis = (v[:, :k] * (explained[:k].sqrt())[None, :]).T.contiguous()  # [k, D]
         self.lo = torch.as_tensor(lo, dtype=torch.float32)[None, :, None]
         self.hi = torch.as_tensor(hi, dtype=torch.float32)[None, :, None]
         self.prior = prior
-        log.info("pca: %d components cover %.3f of the variance of %d training windows", k, self.covered,
-                 len(flat))
+        log.info(
+            "pca: %d components cover %.3f of the variance of %d training windows",
+            k,
+            self.covered,
+            len(flat),
+        )
 
     def encode(self, z: np.ndarray, noise: np.ndarray) -> torch.Tensor:
         """Least-squares coefficients of ``z`` [S, C, T]; ``noise`` rows draw c from the prior instead."""

@@ -30,7 +30,9 @@ def receptive_field(model: torch.nn.Module) -> int:
     field, jump = 1, 1
     for layer in model.features.modules():
         if isinstance(layer, (torch.nn.Conv2d, torch.nn.MaxPool2d, torch.nn.Conv1d)):
-            kernel = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[-1]
+            kernel = (
+                layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[-1]
+            )
             stride = layer.stride if isinstance(layer.stride, int) else layer.stride[-1]
             field += (kernel - 1) * jump
             jump *= stride
@@ -48,9 +50,15 @@ def _shift_matrix(n: int, shift: int) -> np.ndarray:
 class Transforms:
     """Random time shift, band shift and gain for the packed layout ``bands`` (see module docstring)."""
 
-    def __init__(self, bands, n_mels: int, mean, std, max_shift: int, band_shift: int, gain_db: float):
+    def __init__(
+        self, bands, n_mels: int, mean, std, max_shift: int, band_shift: int, gain_db: float
+    ):
         slices = band_slices(bands)
-        self.max_shift, self.band_shift, self.gain_db = int(max_shift), int(band_shift), float(gain_db)
+        self.max_shift, self.band_shift, self.gain_db = (
+            int(max_shift),
+            int(band_shift),
+            float(gain_db),
+        )
         self.mean = torch.as_tensor(np.asarray(mean), dtype=torch.float32)[:, None]
         self.std = torch.as_tensor(np.asarray(std), dtype=torch.float32)[:, None]
         self.rows = slices.get("mel", slices.get("mfcc"))
@@ -67,7 +75,9 @@ class Transforms:
             if is_mel:
                 self.gain[self.rows] = 1.0
             else:
-                self.gain[self.rows.start] = float(np.sqrt(n_mels))  # ortho DCT of a constant dB offset
+                self.gain[self.rows.start] = float(
+                    np.sqrt(n_mels)
+                )  # ortho DCT of a constant dB offset
 
     def __call__(self, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """A transformed copy of ``z`` [S, C, T] (normalised units), one random transform per row."""
