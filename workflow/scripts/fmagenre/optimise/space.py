@@ -20,7 +20,8 @@ import torch
 log = logging.getLogger(__name__)
 
 SPACES = ("pixel", "pca")
-PCA_MAX_SAMPLES = 4096  # training windows used to fit the components
+PCA_MAX_SAMPLES = 1024  # training windows used to fit the components (CPU: ~N * D * q)
+PCA_MAX_COMPONENTS = 512
 
 
 def total_variation(z: torch.Tensor) -> torch.Tensor:
@@ -77,9 +78,9 @@ class PcaSpace:
         self.mean = flat.mean(dim=0)
         centred = flat - self.mean
         total = float(centred.pow(2).sum()) / max(len(flat) - 1, 1)
-        q = min(len(flat) - 1, flat.shape[1])
+        q = min(len(flat) - 1, flat.shape[1], PCA_MAX_COMPONENTS)
         torch.manual_seed(seed)
-        _, s, v = torch.pca_lowrank(centred, q=q, center=False, niter=4)
+        _, s, v = torch.pca_lowrank(centred, q=q, center=False, niter=2)
         explained = s.pow(2) / max(len(flat) - 1, 1)
         cumulative = torch.cumsum(explained, 0) / total
         reached = torch.nonzero(cumulative >= variance)
