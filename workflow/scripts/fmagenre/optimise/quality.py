@@ -76,9 +76,14 @@ def descriptors(z: np.ndarray) -> np.ndarray:
 
 def knn_percentile(candidates: np.ndarray, real: np.ndarray, k: int = KNN) -> np.ndarray:
     """Percentile of each candidate's mean distance to its ``k`` nearest ``real`` rows among the real
-    rows' own (leave-one-out) statistic; candidates [S, D], real [N, D] (N > k)."""
+    rows' own (leave-one-out) statistic; candidates [S, D], real [N, D]. A genre with N <= k tracks
+    uses its N - 1 nearest (logged): a small real set still gives a percentile."""
+    if len(real) < 2:
+        raise ValueError(f"knn_percentile needs at least 2 real tracks of the genre, got {len(real)}")
     if len(real) <= k:
-        raise ValueError(f"knn_percentile needs more than {k} real tracks, got {len(real)}")
+        log.warning("knn_percentile: only %d real tracks; using %d neighbours instead of %d", len(real),
+                    len(real) - 1, k)
+        k = len(real) - 1
     tree = cKDTree(real)
     own = tree.query(real, k=k + 1)[0][:, 1:].mean(axis=1)
     mine = tree.query(candidates, k=k)[0].mean(axis=1)
