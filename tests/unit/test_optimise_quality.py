@@ -40,7 +40,7 @@ def test_a_real_track_has_a_middle_knn_percentile_and_an_outlier_100():
     extreme = descriptors(np.full((1, 4, 50), 6.0))
     assert knn_percentile(flat, real)[0] == 100 and knn_percentile(extreme, real)[0] == 100
     # fewer real tracks than neighbours: the N - 1 nearest; a single track gives no statistic
-    assert knn_percentile(flat, real[:4])[0] == 100
+    assert knn_percentile(flat, real[:4])[0] == 100 and knn_percentile(flat, real[:2])[0] == 100
     with pytest.raises(ValueError, match="at least 2"):
         knn_percentile(fresh, real[:1])
 

@@ -85,8 +85,8 @@ def knn_percentile(candidates: np.ndarray, real: np.ndarray, k: int = KNN) -> np
                     len(real) - 1, k)
         k = len(real) - 1
     tree = cKDTree(real)
-    own = tree.query(real, k=k + 1)[0][:, 1:].mean(axis=1)
-    mine = tree.query(candidates, k=k)[0].mean(axis=1)
+    own = tree.query(real, k=list(range(2, k + 2)))[0].mean(axis=1)  # the 1st neighbour is itself
+    mine = tree.query(candidates, k=list(range(1, k + 1)))[0].mean(axis=1)
     return np.array([scipy.stats.percentileofscore(own, value, kind="mean") for value in mine])
 
 
