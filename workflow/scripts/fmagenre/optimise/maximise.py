@@ -209,6 +209,80 @@ def build_space(params: OptimiseParams, z_train: np.ndarray, frames: int, lo, hi
     return PcaSpace(windows, params.pca_variance, params.prior, lo, hi, params.seed)
 
 
+@dataclass
+class RealTracks:
+    """The real tracks one genre's optimisation uses: the comparison, a typical one and the starts."""
+
+    best_id: int
+    best_split: str
+    best_margin: float
+    best_x: np.ndarray  # [C, frames] feature units
+    typical_id: int
+    typical_x: np.ndarray
+    start_ids: list[int]
+    start_x: np.ndarray  # [n, C, frames] feature units
+
+
+def choose_real_tracks(
+    scores_tsv: str,
+    packs: dict,
+    datasets: dict[str, str],
+    genres: list[str],
+    target: int,
+    params: OptimiseParams,
+) -> RealTracks:
+    """The best-scoring real track (any split), the typical one and the random training starts."""
+    scores = read_tsv(scores_tsv)
+    margins = track_margins(scores, genre_slug(genres[target]), genres, scores_tsv)
+    best = scores.iloc[int(np.argmax(margins))]
+    best_id, best_split = int(best["track_id"]), str(best["split"])
+    typical_id = typical_track(scores, margins, genres[target])
+    start_ids = start_tracks(
+        scores, genres[target], best_id, params.starts - len(FIXED_STARTS), params.seed
+    )
+    return RealTracks(
+        best_id,
+        best_split,
+        float(margins.max()),
+        pack_rows(packs[best_split], [best_id], datasets[best_split])[0],
+        typical_id,
+        pack_rows(packs["training"], [typical_id], datasets["training"])[0],
+        start_ids,
+        pack_rows(packs["training"], start_ids, datasets["training"]),
+    )
+
+
+def start_batch(
+    z_tracks: np.ndarray, shape: tuple[int, int], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Starting inputs [S, C, T] (normalised): noise, the training mean (zeros), the real tracks fitted
+    to the model's input length; and the mask of the noise row."""
+    z0 = np.concatenate(
+        [
+            np.random.default_rng(seed).standard_normal((1, *shape)),
+            np.zeros((1, *shape)),
+            np.stack([fit_frames(z, shape[1]) for z in z_tracks]),
+        ]
+    ).astype(np.float32)
+    return z0, np.arange(len(z0)) == 0
+
+
+def log_starts(
+    genre: str, names: list[str], margins: np.ndarray, real: RealTracks, result: MaximiseResult
+) -> None:
+    for name, margin, ratio in zip(names, margins, result.penalty_ratios):
+        penalties = ", ".join(f"{n} {r:.3g}" for n, r in zip(result.penalty_names, ratio))
+        log.info(
+            "%s start %s: margin %.3f (best real track %d: %.3f); penalty/objective %s",
+            genre,
+            name,
+            margin,
+            real.best_id,
+            real.best_margin,
+            penalties,
+        )
+
+
 def optimise_genre(
     checkpoint: str,
     datasets: dict[str, str],
@@ -232,41 +306,19 @@ def optimise_genre(
     packs = read_packs(datasets)
     z_train = normalise(torch.as_tensor(packs["training"]["x"]), info).numpy()
     lo, hi = z_train.min(axis=(0, 2)), z_train.max(axis=(0, 2))
+    real = choose_real_tracks(scores_tsv, packs, datasets, genres, target, params)
 
-    scores = read_tsv(scores_tsv)
-    margins_real = track_margins(scores, genre, genres, scores_tsv)
-    best = scores.iloc[int(np.argmax(margins_real))]
-    best_id, best_split, best_margin = (
-        int(best["track_id"]),
-        str(best["split"]),
-        float(margins_real.max()),
+    shape = tuple(int(v) for v in info["input_shape"])
+    z0, noise = start_batch(
+        normalise(torch.as_tensor(real.start_x), info).numpy(), shape, params.seed
     )
-    best_x = pack_rows(packs[best_split], [best_id], datasets[best_split])[0]
-    typical_id = typical_track(scores, margins_real, genres[target])
-    track_ids = start_tracks(
-        scores, genres[target], best_id, params.starts - len(FIXED_STARTS), params.seed
-    )
-
-    channels, frames = (int(v) for v in info["input_shape"])
-    real = normalise(
-        torch.as_tensor(pack_rows(packs["training"], track_ids, datasets["training"])), info
-    )
-    z0 = np.concatenate(
-        [
-            np.random.default_rng(params.seed).standard_normal((1, channels, frames)),
-            np.zeros((1, channels, frames)),
-            np.stack([fit_frames(z, frames) for z in real.numpy()]),
-        ]
-    ).astype(np.float32)
-    noise = np.arange(len(z0)) == 0
-    space = build_space(params, z_train, frames, lo, hi)
-    shift = min(receptive_field(model), frames // 2)
+    space = build_space(params, z_train, shape[1], lo, hi)
     transforms = Transforms(
         info["bands"],
         int(info["n_mels"]),
         info["mean"],
         info["std"],
-        shift,
+        min(receptive_field(model), shape[1] // 2),
         params.band_shift,
         params.gain_db,
     )
@@ -277,47 +329,20 @@ def optimise_genre(
     pack_frames = int(packs["training"]["attrs"]["frames"])
     logits = model_logits(model, info, np.stack([fit_frames(x, pack_frames) for x in x_starts]))
     margins = genre_margins(logits)[:, target]
-    names = [*FIXED_STARTS, *(f"track_{t}" for t in track_ids)]
-    for name, margin, ratio in zip(names, margins, result.penalty_ratios):
-        log.info(
-            "%s start %s: margin %.3f (best real track %d: %.3f); penalty/objective %s",
-            genre,
-            name,
-            margin,
-            best_id,
-            best_margin,
-            ", ".join(f"{n} {r:.3g}" for n, r in zip(result.penalty_names, ratio)),
-        )
-    write_optimum(
-        output,
-        Optimum(
-            genre=genres[target],
-            slug=genre,
-            genre_index=target,
-            genres=genres,
-            start_names=names,
-            start_track_ids=[-1, -1, *track_ids],
-            start_inputs=x_starts.astype(np.float32),
-            start_inputs_normalised=result.inputs.astype(np.float32),
-            start_logits=logits.astype(np.float32),
-            start_margins=margins.astype(np.float32),
-            trajectories=result.trajectories,
-            penalty_names=result.penalty_names,
-            penalty_ratios=result.penalty_ratios.astype(np.float32),
-            best_track_x=best_x,
-            best_track_id=best_id,
-            best_track_split=best_split,
-            best_track_margin=best_margin,
-            typical_track_x=pack_rows(packs["training"], [typical_id], datasets["training"])[0],
-            typical_track_id=typical_id,
-            feature_lo_normalised=lo.astype(np.float32),
-            feature_hi_normalised=hi.astype(np.float32),
-            space=space.name,
-            params=asdict(params),
-            bands=info["bands"],
-            frames=pack_frames,
-            feature_set=str(info["feature_set"]),
-            checkpoint=str(checkpoint),
-            feature={key: int(packs["training"]["attrs"][key]) for key in PARAM_ATTRS},
-        ),
-    )
+    names = [*FIXED_STARTS, *(f"track_{t}" for t in real.start_ids)]
+    log_starts(genre, names, margins, real, result)
+    write_optimum(output, Optimum(
+        genre=genres[target], slug=genre, genre_index=target, genres=genres, start_names=names,
+        start_track_ids=[-1, -1, *real.start_ids], start_inputs=x_starts.astype(np.float32),
+        start_inputs_normalised=result.inputs.astype(np.float32),
+        start_logits=logits.astype(np.float32), start_margins=margins.astype(np.float32),
+        trajectories=result.trajectories, penalty_names=result.penalty_names,
+        penalty_ratios=result.penalty_ratios.astype(np.float32), best_track_x=real.best_x,
+        best_track_id=real.best_id, best_track_split=real.best_split,
+        best_track_margin=real.best_margin, typical_track_x=real.typical_x,
+        typical_track_id=real.typical_id, feature_lo_normalised=lo.astype(np.float32),
+        feature_hi_normalised=hi.astype(np.float32), space=space.name, params=asdict(params),
+        bands=info["bands"], frames=pack_frames, feature_set=str(info["feature_set"]),
+        checkpoint=str(checkpoint),
+        feature={key: int(packs["training"]["attrs"][key]) for key in PARAM_ATTRS},
+    ))  # fmt: skip
