@@ -13,6 +13,7 @@ from fmagenre.optimise.quality import (
     descriptors,
     frechet_distance,
     knn_percentile,
+    roundtrip_share,
     verdicts,
 )
 
@@ -95,3 +96,13 @@ def test_headline_is_the_best_representative_start_else_the_best_start():
     assert headline(table)["start"] == "mean"  # noise scores higher but is adversarial
     none = verdicts(quality_rows(knn_percentile=[99.0, 99.0, 99.0]), ["a", "b"], Thresholds())
     assert headline(none)["start"] == "noise"
+
+
+def test_roundtrip_share_is_the_gap_left_after_both_round_trips():
+    # optimum 10 vs best 4 (gap 6); after audio: optimum 5, best 2 -> gap 3 left, share 0.5
+    share = roundtrip_share(np.array([10.0, 3.0, 4.0]), 4.0, np.array([5.0, 9.0, 9.0]), 2.0)
+    assert share[0] == pytest.approx(0.5)
+    assert np.isnan(share[1]) and np.isnan(share[2])  # no gap to keep
+    assert (
+        roundtrip_share(np.array([10.0]), 4.0, np.array([1.0]), 2.0)[0] < 0
+    )  # fell below the best

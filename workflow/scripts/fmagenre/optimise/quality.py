@@ -14,9 +14,11 @@
   genre's optima (all starts) and of its training tracks; one value per genre, repeated;
 - ``transfer_rank_{other}`` / ``transfer_margin_{other}``: the optimum scored by every other trained
   model on the same feature set and the second-seed replicate (``{model}_replicate1``);
-- ``roundtrip_share`` = (M_roundtrip - M_best) / (M_optimum - M_best): the share of the optimum's gap
-  over the best real track kept after inversion to audio and re-extraction (NaN when the optimum does
-  not outscore the best real track: there is no gap to keep); ``spectral_convergence_db``;
+- ``roundtrip_share`` = (M_roundtrip - M_best_roundtrip) / (M_optimum - M_best): the share of the
+  optimum's gap over the best real track that is still there after both went through audio (inversion,
+  re-extraction, scoring the same way), in margin units; inversion loses some margin for real tracks
+  too, so the best track's own round trip is the reference after it. NaN when the optimum does not
+  outscore the best real track (there is no gap to keep); ``spectral_convergence_db``;
 - ``verdict``: ``representative`` when every check passes, else ``adversarial``; ``failed_checks``
   names the failing ones. The checks (thresholds from the config):
   clamp_fraction <= clamp_fraction_max, knn_percentile <= knn_percentile_max, transfer rank 1 for
@@ -79,10 +81,16 @@ def knn_percentile(candidates: np.ndarray, real: np.ndarray, k: int = KNN) -> np
     rows' own (leave-one-out) statistic; candidates [S, D], real [N, D]. A genre with N <= k tracks
     uses its N - 1 nearest (logged): a small real set still gives a percentile."""
     if len(real) < 2:
-        raise ValueError(f"knn_percentile needs at least 2 real tracks of the genre, got {len(real)}")
+        raise ValueError(
+            f"knn_percentile needs at least 2 real tracks of the genre, got {len(real)}"
+        )
     if len(real) <= k:
-        log.warning("knn_percentile: only %d real tracks; using %d neighbours instead of %d", len(real),
-                    len(real) - 1, k)
+        log.warning(
+            "knn_percentile: only %d real tracks; using %d neighbours instead of %d",
+            len(real),
+            len(real) - 1,
+            k,
+        )
         k = len(real) - 1
     tree = cKDTree(real)
     own = tree.query(real, k=list(range(2, k + 2)))[0].mean(axis=1)  # the 1st neighbour is itself
@@ -100,6 +108,15 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
         root = scipy.linalg.sqrtm(cov_a @ cov_b)
     return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * np.real(root)))
+
+
+def roundtrip_share(
+    margins: np.ndarray, best: float, after: np.ndarray, best_after: float
+) -> np.ndarray:
+    """Share of each optimum's gap over the best real track left after both went through audio;
+    NaN where the optimum does not outscore the best track."""
+    gap = np.asarray(margins, dtype=np.float64) - best
+    return np.where(gap > 0, (np.asarray(after) - best_after) / np.where(gap > 0, gap, 1.0), np.nan)
 
 
 def penultimate(model, z: np.ndarray) -> np.ndarray:
@@ -170,11 +187,14 @@ def genre_quality(
     z = optimum.start_inputs_normalised
     lo, hi = optimum.feature_lo_normalised, optimum.feature_hi_normalised
     frechet = frechet_distance(penultimate(model, z), penultimate(model, real_z))
-    rt = roundtrip.set_index("start").reindex(optimum.start_names)
+    indexed = roundtrip.set_index("start")
+    rt = indexed.reindex(optimum.start_names)
     best = optimum.best_track_margin
-    gap = optimum.start_margins.astype(np.float64) - best
-    share = np.where(
-        gap > 0, (rt["roundtrip_margin"].to_numpy() - best) / np.where(gap > 0, gap, 1.0), np.nan
+    share = roundtrip_share(
+        optimum.start_margins,
+        best,
+        rt["roundtrip_margin"].to_numpy(),
+        float(indexed.loc["best_track", "roundtrip_margin"]),
     )
     table = pd.DataFrame(
         {
