@@ -49,7 +49,8 @@ NOT_BEST = r"[A-Za-z0-9_-]+(?<!_best)"
 
 def transfer_models(wildcards):
     """Name -> checkpoint of every model that scores this model's optima: the other trained models on
-    the same feature set and (optimise.replicate_seed) the second-seed replicate of this one."""
+    the same feature set and (optimise.replicate_seed) the second-seed replicate of this one.
+    """
     features = config["models"][wildcards.model]["features"]
     models = {
         name: f"results/models/{name}/checkpoint.pt"
@@ -421,7 +422,12 @@ rule optimum_comparison_figure:
         mem_mb=2000,
         runtime=5,
     params:
-        code=code("figures.optimise", "figures.common", "optimise.optimum", "optimise.spectra"),
+        code=code(
+            "figures.optimise",
+            "figures.common",
+            "optimise.optimum",
+            "optimise.spectra",
+        ),
     script:
         "../workflow/scripts/optimum_comparison_figure.py"
 
@@ -450,7 +456,12 @@ rule known_answer:
         mem_mb=4000,
         runtime=10,
     params:
-        code=code("optimise.known_answer", "optimise.spectra", "optimise.optimum", "optimise.scores"),
+        code=code(
+            "optimise.known_answer",
+            "optimise.spectra",
+            "optimise.optimum",
+            "optimise.scores",
+        ),
     script:
         "../workflow/scripts/known_answer.py"
 
@@ -486,7 +497,9 @@ rule listen_page:
 
 # The report's front page lists each genre's verdict: read from gap.tsv where a run has made it.
 config["report_verdicts"] = {
-    model: read_tsv(f"results/optimise/{model}/gap.tsv")[["genre", "verdict"]].to_dict("records")
+    model: read_tsv(f"results/optimise/{model}/gap.tsv")[["genre", "verdict"]].to_dict(
+        "records"
+    )
     for model in OPTIMISED_MODELS
     if Path(f"results/optimise/{model}/gap.tsv").exists()
 }
