@@ -47,31 +47,6 @@ GAP_CODE = ("optimise.gap", "optimise.quality", "optimise.optimum", "models.marg
 NOT_BEST = r"[A-Za-z0-9_-]+(?<!_best)"
 
 
-def transfer_models(wildcards):
-    """Name -> checkpoint of every model that scores this model's optima: the other trained models on
-    the same feature set and (optimise.replicate_seed) the second-seed replicate of this one.
-    """
-    features = config["models"][wildcards.model]["features"]
-    models = {
-        name: f"results/models/{name}/checkpoint.pt"
-        for name, spec in config["models"].items()
-        if name != wildcards.model and spec["features"] == features
-    }
-    if config["optimise"]["replicate_seed"]:
-        models[f"{wildcards.model}_replicate1"] = (
-            f"results/models/{wildcards.model}/replicates/1/checkpoint.pt"
-        )
-    return models
-
-
-def start_roundtrips(wildcards):
-    return expand(
-        "results/optimise/{model}/roundtrip/{genre}.tsv",
-        model=wildcards.model,
-        genre=genre_slugs(),
-    )
-
-
 rule score_tracks:
     input:
         unpack(optimise_model_inputs),
@@ -493,13 +468,3 @@ rule listen_page:
         code=code("figures.listen"),
     script:
         "../workflow/scripts/listen_page.py"
-
-
-# The report's front page lists each genre's verdict: read from gap.tsv where a run has made it.
-config["report_verdicts"] = {
-    model: read_tsv(f"results/optimise/{model}/gap.tsv")[["genre", "verdict"]].to_dict(
-        "records"
-    )
-    for model in OPTIMISED_MODELS
-    if Path(f"results/optimise/{model}/gap.tsv").exists()
-}
