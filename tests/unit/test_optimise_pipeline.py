@@ -46,6 +46,8 @@ SPECS = {
     "whole": {"arch": "li2010", "filters": [4, 8], "kernels": [4, 4], "strides": [2, 2]},
     "segment": {"arch": "vgg", "channels": [4, 8], "segment_seconds": 0.4},
 }
+SPACES = {"whole": "pixel", "segment": "pca"}  # both optimisation spaces run the whole stage
+PENALTIES = {"pixel": ["l2", "tv"], "pca": ["prior"]}
 # the schema's defaults of the optimise section, read from the schema itself
 PARAMS = {
     name: spec["default"]
@@ -163,7 +165,8 @@ def test_stage_end_to_end(tmp_path, kind):
         == [GENRES.index(g) for g in scores["genre_top"]]
     ).mean() > 0.8
 
-    params = OptimiseParams(**{**PARAMS, "steps": 60, "lr": 0.1, "starts": 5})
+    space = SPACES[kind]
+    params = OptimiseParams(**{**PARAMS, "steps": 60, "lr": 0.1, "starts": 5, "space": space})
     optima = [str(tmp_path / f"{slug}.h5") for slug in slugs]
     roundtrips = [str(tmp_path / f"roundtrip_{slug}.tsv") for slug in slugs]
     audio = AudioParams(seconds=None, griffin_lim_iters=8, quality_iters=4)
@@ -203,7 +206,8 @@ def test_stage_end_to_end(tmp_path, kind):
     np.testing.assert_allclose(
         optimum.start_margins, genre_margins(logits.numpy())[:, 1], rtol=1e-4, atol=1e-4
     )
-    assert optimum.penalty_names == ["l2", "tv"] and (optimum.penalty_ratios > 0).all()
+    assert optimum.space == space
+    assert optimum.penalty_names == PENALTIES[space] and (optimum.penalty_ratios > 0).all()
 
     quality_tsv = str(tmp_path / "quality.tsv")
     quality_table(
@@ -304,7 +308,7 @@ def headline_stage(
     root.mkdir()
     scores_tsv = str(root / "track_scores.tsv")
     score_tracks(checkpoint, datasets, tracks, scores_tsv)
-    params = OptimiseParams(**{**PARAMS, "steps": 60, "lr": 0.1, "starts": 5})
+    params = OptimiseParams(**{**PARAMS, "steps": 60, "lr": 0.1, "starts": 5, "space": "pixel"})
     audio = AudioParams(seconds=None, griffin_lim_iters=8, quality_iters=4)
     optima, roundtrips = [], []
     for slug in (genre_slug(g) for g in GENRES):
