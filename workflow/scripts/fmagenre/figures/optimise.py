@@ -205,4 +205,4 @@ def optimum_comparison_figure(
         fig.colorbar(shown, ax=ax_row[-1], label="level (dB)")
     fig.suptitle(f"Headline optimum beside real tracks (mel, dB), model {model}")
     fig.tight_layout(rect=(0, 0, 1, 0.98))
-    save_figure(fig, output)
+    save_figure(fig, output, dpi=90)  # 24 spectrogram panels: keeps the report under 20 MB

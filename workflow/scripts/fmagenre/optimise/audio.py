@@ -49,7 +49,7 @@ ROUNDTRIP_COLUMNS = [
     "spectral_convergence_db",
 ]
 NNLS_ITERATIONS = 20
-REPORT_MP3_KBPS = 48  # mono: 32 clips of 30 s weigh ~6 MB, ~10 MB once inlined in the report
+REPORT_MP3_KBPS = 40  # mono: 32 clips of 30 s weigh ~5 MB, ~8.5 MB once inlined in the report
 PEAK_LIMIT = 0.99  # full scale minus a margin, so 16-bit PCM never clips
 
 
