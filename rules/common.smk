@@ -187,6 +187,41 @@ def optimised_genre_wavs(wildcards):
     ]
 
 
+def transfer_models(wildcards):
+    """Name -> checkpoint of every model that scores this model's optima: the other trained models on
+    the same feature set and (optimise.replicate_seed) the second-seed replicate of this one.
+    """
+    features = config["models"][wildcards.model]["features"]
+    models = {
+        name: f"results/models/{name}/checkpoint.pt"
+        for name, spec in config["models"].items()
+        if name != wildcards.model and spec["features"] == features
+    }
+    if config["optimise"]["replicate_seed"]:
+        models[f"{wildcards.model}_replicate1"] = (
+            f"results/models/{wildcards.model}/replicates/1/checkpoint.pt"
+        )
+    return models
+
+
+def start_roundtrips(wildcards):
+    return expand(
+        "results/optimise/{model}/roundtrip/{genre}.tsv",
+        model=wildcards.model,
+        genre=genre_slugs(),
+    )
+
+
+# The report's front page lists each genre's verdict: read from gap.tsv where a run has made it.
+config["report_verdicts"] = {
+    model: read_tsv(f"results/optimise/{model}/gap.tsv")[["genre", "verdict"]].to_dict(
+        "records"
+    )
+    for model in OPTIMISED_MODELS
+    if Path(f"results/optimise/{model}/gap.tsv").exists()
+}
+
+
 # ---- figures ---------------------------------------------------------------------------------------
 
 EDA_METADATA = [
@@ -265,12 +300,24 @@ def optimise_targets():
         targets += expand(
             "results/audio/{model}/{genre}_best.wav", model=model, genre=slugs
         )
+        targets += expand(
+            "results/audio/{model}/{genre}{suffix}.mp3",
+            model=model,
+            genre=slugs,
+            suffix=("", "_best"),
+        )
         targets += [
+            f"results/optimise/{model}/quality.tsv",
             f"results/optimise/{model}/gap.tsv",
             f"results/audio/{model}/roundtrip.tsv",
+            f"results/audio/{model}/listen.html",
             f"results/figures/optimise/{model}/gap.{FIG_EXT}",
             f"results/figures/optimise/{model}/optimised_inputs.{FIG_EXT}",
+            f"results/figures/optimise/{model}/quality.{FIG_EXT}",
+            f"results/figures/optimise/{model}/optimum_vs_real.{FIG_EXT}",
         ]
+        if SYNTHETIC:
+            targets.append(f"results/optimise/{model}/known_answer.tsv")
     return targets
 
 

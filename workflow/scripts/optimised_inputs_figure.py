@@ -6,4 +6,9 @@ setup_logging(snakemake.log[0])
 
 from fmagenre.figures.optimise import optimised_inputs_figure  # noqa: E402
 
-optimised_inputs_figure(list(snakemake.input.optima), snakemake.output.figure, model=snakemake.wildcards.model)
+optimised_inputs_figure(
+    list(snakemake.input.optima),
+    snakemake.input.gap,
+    snakemake.output.figure,
+    model=snakemake.wildcards.model,
+)

@@ -40,6 +40,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from fmagenre.data.metadata import SPLITS
+from fmagenre.features.extract import power_to_db
 from fmagenre.features.manifest import read_manifests, with_features
 from fmagenre.io import TMP_SUFFIX, atomic_path, read_tsv
 
@@ -54,7 +55,6 @@ FEATURE_SETS = {
 }
 PAD_POLICY = "centre-crop; pad-end-wrap"
 PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
-MEL_AMIN = 1e-10
 COMPRESSION = {"compression": "lzf", "shuffle": True}
 # The per-track arrays every reader gets in memory (O(N), small); ``x`` is the big one.
 SMALL_ARRAYS = ("y", "y_multi", "track_id", "year", "mean", "std")
@@ -102,9 +102,10 @@ class _BandStats:
 
 
 def pack_units(name: str, values: np.ndarray) -> np.ndarray:
-    """A stored feature in the units packs and models use: mel power -> dB, the others as stored."""
+    """A stored feature in the units packs (and models) use: mel power -> dB (no top_db floor); the others
+    as stored."""
     if name == "mel":
-        return 10.0 * np.log10(np.maximum(values, np.float32(MEL_AMIN)))
+        return power_to_db(values, top_db=np.inf)
     return values
 
 

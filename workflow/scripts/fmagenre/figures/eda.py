@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 from tqdm import tqdm
 
+from fmagenre.data.pack import pack_units
 from fmagenre.data.validate import STATUSES
 from fmagenre.features.manifest import read_manifests, with_features
 from fmagenre.figures.common import plt, save_figure
@@ -26,7 +27,6 @@ from fmagenre.io import read_tsv
 log = logging.getLogger("fmagenre.figures.eda")
 
 SPLIT_ORDER = ("training", "validation", "test")
-DB_FLOOR = 1e-10  # the packs' power_to_db floor (ref=1, top_db=None): same units as the mel models' input
 DIFF_PERCENTILE = 99.0  # the shared difference scale ignores the 1 % most extreme pixels (noise-floor bands)
 PANEL_COLUMNS = 4
 
@@ -194,7 +194,7 @@ def genre_mean_mel(tracks: pd.DataFrame, manifest: pd.DataFrame, features_dir, f
             mel = handle["mel"][:, :frames]
             if not info:
                 info = {key: handle.attrs[key] for key in ("sr", "hop_length", "n_mels", "fmin")}
-        db = 10.0 * np.log10(np.maximum(mel.astype(np.float64), DB_FLOOR))
+        db = pack_units("mel", mel)  # the mel models' input units
         sums.setdefault(genre, np.zeros((mel.shape[0], frames)))[:, : db.shape[1]] += db
         counts.setdefault(genre, np.zeros(frames))[: db.shape[1]] += 1
     with np.errstate(invalid="ignore", divide="ignore"):

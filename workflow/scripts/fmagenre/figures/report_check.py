@@ -19,8 +19,10 @@ def _script_json(html: str, script_id: str, variable: str) -> dict:
         rf'<script id="{script_id}">\s*var {variable} = (.*?);\s*</script>', html, flags=re.DOTALL
     )
     if match is None:
-        raise ValueError(f"no '{variable}' in <script id=\"{script_id}\">: not a Snakemake HTML report, "
-                         "or one from a reporter version this parser does not know")
+        raise ValueError(
+            f"no '{variable}' in <script id=\"{script_id}\">: not a Snakemake HTML report, "
+            "or one from a reporter version this parser does not know"
+        )
     return json.loads(match.group(1))
 
 
@@ -36,10 +38,25 @@ def report_contents(html_path: str | os.PathLike) -> dict:
     kinds: dict[str, list[str]] = {"figures": [], "audio": [], "tables": []}
     for path, entry in results.items():
         mime = entry.get("mime_type") or ""
-        kind = "figures" if mime.startswith(FIGURE_TYPES) else "audio" if mime.startswith("audio/") else "tables"
+        kind = (
+            "figures"
+            if mime.startswith(FIGURE_TYPES)
+            else "audio"
+            if mime.startswith("audio/")
+            else "tables"
+        )
         kinds[kind].append(path)
     return {
         "categories": categories,
         **{kind: sorted(names) for kind, names in kinds.items()},
         "captions": {path: entry.get("caption") or "" for path, entry in results.items()},
     }
+
+
+def report_entry(html_path: str | os.PathLike, path: str) -> dict:
+    """The report's own record of one result (``data_uri``, ``mime_type``, ``caption``...)."""
+    with open(html_path, encoding="utf-8") as handle:
+        results = _script_json(handle.read(), "results", "results")
+    if path not in results:
+        raise KeyError(f"{html_path}: no result {path!r}; it has {sorted(results)[:5]}...")
+    return results[path]

@@ -1,179 +1,286 @@
-"""Activation maximisation: with the classifier frozen, optimise its input to maximise one genre's score.
+"""Activation maximisation: with the classifier frozen, find the input it scores highest for one genre.
 
-The input is optimised in the model's normalised units (per band zero mean, unit variance over the
-training split), so the regularisers have one scale for every band:
+The objective is the genre's margin by default (``fmagenre.models.margin.margin_torch``: the logit
+minus the logsumexp of the others), which cannot be raised by lifting every logit together. The
+variables live in an optimisation space (:mod:`fmagenre.optimise.space`: ``pixel`` or ``pca``); every
+step scores a randomly transformed copy of the decoded input (:mod:`fmagenre.optimise.transforms`).
 
-- ``l2``: mean squared normalised value, a pull toward the training distribution's centre;
-- ``tv``: mean absolute difference between neighbouring frames (total variation along time), which
-  discourages frame-to-frame flicker that no real recording has;
-- ``jitter_frames``: each step scores a random circular time shift of the input, so the optimum
-  cannot rely on exact frame positions (the MFCC analogue of image jitter);
-- ``clamp``: after each step the input is projected onto the per-band [min, max] of the training
-  pack, because ``db_to_power`` in the audio inversion exponentiates anything outside the data.
-
-All starts (noise, the training mean = zeros, the best real track) are optimised together as one
-batch, so a start costs no extra forward passes beyond its batch row.
+Starts (one batch, optimised together): standard-normal noise, the training mean (zeros) and
+``starts - 2`` random real training tracks of the genre. The best-scoring real track (any split) is
+the comparison the optimum is measured against and is never a start, so the optimum cannot be that
+track left in place. Every start's result is written (:mod:`fmagenre.optimise.optimum`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 
-import h5py
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
-from fmagenre.data.pack import PARAM_ATTRS, fit_frames, iter_chunks, read_packs
-from fmagenre.io import atomic_path, genre_slug, read_tsv
+from fmagenre.data.pack import PARAM_ATTRS, fit_frames, read_pack
+from fmagenre.io import genre_slug, read_tsv
+from fmagenre.models.margin import genre_margins, margin_torch
+from fmagenre.optimise.optimum import Optimum, write_optimum
 from fmagenre.optimise.scores import logit_column, model_logits
+from fmagenre.optimise.space import PCA_MAX_SAMPLES, SPACES, PcaSpace, PixelSpace
+from fmagenre.optimise.transforms import Transforms, receptive_field
 
 log = logging.getLogger(__name__)
 
-OBJECTIVES = ("logit", "log_probability")
-START_KINDS = ("noise", "mean", "best_track")
+OBJECTIVES = ("margin", "logit", "log_probability")
+FIXED_STARTS = ("noise", "mean")
 
 
 @dataclass(frozen=True)
 class OptimiseParams:
-    steps: int = 150
-    lr: float = 0.05
-    objective: str = "logit"
-    starts: tuple[str, ...] = ("noise", "mean", "best_track")
-    l2: float = 0.01
-    tv: float = 0.05
-    jitter_frames: int = 8
-    clamp: bool = True
-    seed: int = 0
+    """The ``optimise`` config keys the maximisation uses (defaults: the config schema)."""
+
+    steps: int
+    lr: float
+    objective: str
+    starts: int
+    space: str
+    pca_variance: float
+    prior: float
+    l2: float
+    tv: float
+    band_shift: int
+    gain_db: float
+    seed: int
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise ValueError(
                 f"optimise.objective = {self.objective!r}; fix: use one of {list(OBJECTIVES)}"
             )
-        unknown = sorted(set(self.starts) - set(START_KINDS))
-        if unknown or not self.starts:
+        if self.space not in SPACES:
+            raise ValueError(f"optimise.space = {self.space!r}; fix: use one of {list(SPACES)}")
+        if self.starts < len(FIXED_STARTS) + 1:
             raise ValueError(
-                f"optimise.starts = {list(self.starts)}; fix: a non-empty list from {list(START_KINDS)}"
+                f"optimise.starts = {self.starts}; fix: at least 3 (noise, mean and a real track)"
             )
 
     @classmethod
     def from_config(cls, section: dict) -> "OptimiseParams":
-        """From the ``optimise`` config section (schema defaults filled; ``models`` is not a parameter)."""
-        values = {name: section[name] for name in cls.__dataclass_fields__ if name in section}
-        if "starts" in values:
-            values["starts"] = tuple(values["starts"])
-        return cls(**values)
+        """From the ``optimise`` config section (schema defaults filled)."""
+        return cls(**{name: section[name] for name in cls.__dataclass_fields__})
 
 
 @dataclass
 class MaximiseResult:
-    start_names: list[str]
-    inputs: np.ndarray  # [S, C, T] normalised, after the last step
-    trajectories: np.ndarray  # [S, steps] objective of the (jittered) input each step scored
-    logits: np.ndarray  # [S, G] of the final inputs, unjittered
-    target: int
+    inputs: np.ndarray  # [S, C, T] normalised, after the last step (decoded, untransformed)
+    trajectories: np.ndarray  # [S, steps] objective of the transformed input each step scored
+    penalty_names: list[str]
+    penalty_ratios: np.ndarray  # [S, P] penalty / |objective| at the last step
 
 
-def feature_range(x_train) -> tuple[np.ndarray, np.ndarray]:
-    """Per-band min and max over all training tracks and frames of ``x_train`` [N, C, T], [C] each
-    (in memory or a streamed ``PackArray``, read in chunks)."""
-    parts = [(x.min(axis=(0, 2)), x.max(axis=(0, 2))) for _, x in iter_chunks(x_train, 256)]
-    return np.min([lo for lo, _ in parts], axis=0), np.max([hi for _, hi in parts], axis=0)
-
-
-def jitter(z: torch.Tensor, shifts: list[int]) -> torch.Tensor:
-    """Roll each batch row along time by its own shift: circular, so no frame is lost or invented."""
-    return torch.stack([torch.roll(row, shift, dims=-1) for row, shift in zip(z, shifts)])
-
-
-def total_variation(z: torch.Tensor) -> torch.Tensor:
-    """Mean absolute frame-to-frame difference per batch row [S]."""
-    return (z[..., 1:] - z[..., :-1]).abs().mean(dim=(-2, -1))
+def objective(logits: torch.Tensor, target: int, kind: str) -> torch.Tensor:
+    """The maximised score [S] of genre ``target``."""
+    if kind == "margin":
+        return margin_torch(logits, target)
+    if kind == "log_probability":
+        return torch.log_softmax(logits, dim=1)[:, target]
+    return logits[:, target]
 
 
 def maximise(
-    model: torch.nn.Module,
+    model,
     target: int,
-    starts: dict[str, np.ndarray],
+    space,
+    variable: torch.Tensor,
+    transforms: Transforms,
     params: OptimiseParams,
-    lo: np.ndarray | None = None,
-    hi: np.ndarray | None = None,
 ) -> MaximiseResult:
-    """Adam on the inputs ``starts`` (name -> [C, T] normalised) to maximise genre ``target``.
+    """Adam on ``variable`` (the starts encoded in ``space``) to maximise genre ``target``.
 
-    ``lo``/``hi`` ([C], normalised) are required when ``params.clamp`` is set. The model's weights
-    are not changed (they are frozen for the call and restored afterwards).
+    The model's weights are frozen for the call and restored afterwards.
     """
-    if params.clamp and (lo is None or hi is None):
-        raise ValueError("maximise: clamp is on but no feature range (lo, hi) was given")
     generator = torch.Generator().manual_seed(params.seed)
-    names = list(starts)
-    z = torch.tensor(np.stack([starts[name] for name in names]), dtype=torch.float32)
-    lo_t = hi_t = None
-    if params.clamp:
-        lo_t = torch.as_tensor(lo, dtype=torch.float32)[None, :, None]
-        hi_t = torch.as_tensor(hi, dtype=torch.float32)[None, :, None]
-        z = torch.maximum(torch.minimum(z, hi_t), lo_t)
-    z.requires_grad_(True)
-    optimiser = torch.optim.Adam([z], lr=params.lr)
+    variable = variable.clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([variable], lr=params.lr)
     frozen = [p.requires_grad for p in model.parameters()]
     for p in model.parameters():
         p.requires_grad_(False)
     was_training = model.training
     model.eval()
-    trajectories = np.zeros((len(names), params.steps), dtype=np.float32)
+    trajectories = np.zeros((len(variable), params.steps), dtype=np.float32)
     try:
         for step in tqdm(range(params.steps), desc=f"maximise genre {target}", mininterval=5):
-            j = params.jitter_frames
-            shifts = torch.randint(-j, j + 1, (len(names),), generator=generator).tolist() if j else [0] * len(names)
-            logits = model(jitter(z, shifts))
-            score = logits[:, target]
-            if params.objective == "log_probability":
-                score = torch.log_softmax(logits, dim=1)[:, target]
-            penalty = params.l2 * z.pow(2).mean(dim=(1, 2)) + params.tv * total_variation(z)
-            loss = (penalty - score).sum()
+            z = space.decode(variable)
+            score = objective(model(transforms(z, generator)), target, params.objective)
+            penalties = space.penalties(variable, z)
+            loss = (sum(penalties.values()) - score).sum()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            space.project(variable)
             trajectories[:, step] = score.detach().numpy()
-            if params.clamp:
-                with torch.no_grad():
-                    z.copy_(torch.maximum(torch.minimum(z, hi_t), lo_t))
         with torch.no_grad():
-            final = model(z).numpy()
+            z = space.decode(variable)
+            final = objective(model(z), target, params.objective)
+            penalties = space.penalties(variable, z)
     finally:
         for p, flag in zip(model.parameters(), frozen):
             p.requires_grad_(flag)
         model.train(was_training)
-    return MaximiseResult(names, z.detach().numpy().copy(), trajectories, final, target)
+    ratios = np.stack(
+        [(value / final.abs().clamp_min(1e-6)).numpy() for value in penalties.values()], axis=1
+    )
+    return MaximiseResult(z.detach().numpy().copy(), trajectories, list(penalties), ratios)
 
 
-def start_inputs(
-    kinds: tuple[str, ...], shape: tuple[int, int], best_track: np.ndarray | None, seed: int
-) -> dict[str, np.ndarray]:
-    """The starting inputs [C, T] (normalised): standard-normal noise, the training mean, the best track.
-
-    The best track ([C, frames] normalised) is centre-cropped or wrapped to the model's input
-    length, as the packs do.
-    """
-    rng = np.random.default_rng(seed)
-    starts = {}
-    for kind in kinds:
-        if kind == "noise":
-            starts[kind] = rng.standard_normal(shape).astype(np.float32)
-        elif kind == "mean":
-            starts[kind] = np.zeros(shape, dtype=np.float32)
-        else:
-            if best_track is None:
-                raise ValueError("start 'best_track' requested but no best track was given")
-            starts[kind] = fit_frames(best_track, shape[1]).astype(np.float32)
-    return starts
+# ---- pipeline job: named steps ------------------------------------------------------------------
 
 
-# ---- pipeline job --------------------------------------------------------------------------------
+def track_margins(
+    scores: pd.DataFrame, slug: str, genres: list[str], scores_tsv: str
+) -> np.ndarray:
+    """Every scored track's margin for genre ``slug`` [N]."""
+    columns = [logit_column(genre_slug(title)) for title in genres]
+    missing = [c for c in columns if c not in scores]
+    if missing:
+        raise KeyError(
+            f"{scores_tsv}: no columns {missing}; fix: rerun rule score_tracks for this model"
+        )
+    return genre_margins(scores[columns].to_numpy())[:, [genre_slug(g) for g in genres].index(slug)]
+
+
+def typical_track(scores: pd.DataFrame, margins: np.ndarray, genre: str) -> int:
+    """The genre's training track of median margin: what a typical real track of it scores."""
+    mine = np.flatnonzero(
+        ((scores["split"] == "training") & (scores["genre_top"] == genre)).to_numpy()
+    )
+    order = mine[np.argsort(margins[mine], kind="stable")]
+    return int(scores["track_id"].iloc[order[len(order) // 2]])
+
+
+def start_tracks(
+    scores: pd.DataFrame, genre: str, best_id: int, count: int, seed: int
+) -> list[int]:
+    """``count`` random training tracks of ``genre``, never the best real track (fewer if there are fewer)."""
+    pool = scores[
+        (scores["split"] == "training")
+        & (scores["genre_top"] == genre)
+        & (scores["track_id"] != best_id)
+    ]["track_id"].to_numpy()
+    if not len(pool):
+        raise ValueError(
+            f"genre {genre!r} has no training track besides the best one: no real start"
+        )
+    chosen = np.random.default_rng(seed).choice(pool, size=min(count, len(pool)), replace=False)
+    if len(chosen) < count:
+        log.warning(
+            "%s: only %d training tracks to start from (asked %d)", genre, len(chosen), count
+        )
+    return sorted(int(t) for t in chosen)
+
+
+def pack_rows(pack: dict, track_ids: list[int], path: str) -> np.ndarray:
+    """Rows of ``pack['x']`` for ``track_ids`` (feature units, [n, C, frames])."""
+    index = {int(t): i for i, t in enumerate(pack["track_id"])}
+    missing = [t for t in track_ids if t not in index]
+    if missing:
+        raise KeyError(
+            f"{path}: tracks {missing[:5]} not found; fix: rerun score_tracks after the packs"
+        )
+    return pack["x"][[index[t] for t in track_ids]]
+
+
+def training_windows(z_train: np.ndarray, frames: int, limit: int, seed: int) -> np.ndarray:
+    """Consecutive model-input windows [N', C, frames] of normalised training tracks (at most ``limit``)."""
+    count = z_train.shape[2] // frames
+    windows = z_train[:, :, : count * frames].reshape(len(z_train), z_train.shape[1], count, frames)
+    windows = windows.transpose(0, 2, 1, 3).reshape(-1, z_train.shape[1], frames)
+    if len(windows) > limit:
+        windows = windows[
+            np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
+        ]
+    return windows
+
+
+def build_space(params: OptimiseParams, z_train: np.ndarray, frames: int, lo, hi):
+    if params.space == "pixel":
+        return PixelSpace(lo, hi, params.l2, params.tv)
+    windows = training_windows(z_train, frames, PCA_MAX_SAMPLES, params.seed)
+    return PcaSpace(windows, params.pca_variance, params.prior, lo, hi, params.seed)
+
+
+@dataclass
+class RealTracks:
+    """The real tracks one genre's optimisation uses: the comparison, a typical one and the starts."""
+
+    best_id: int
+    best_split: str
+    best_margin: float
+    best_x: np.ndarray  # [C, frames] feature units
+    typical_id: int
+    typical_x: np.ndarray
+    start_ids: list[int]
+    start_x: np.ndarray  # [n, C, frames] feature units
+
+
+def choose_real_tracks(
+    scores_tsv: str,
+    packs: dict,
+    datasets: dict[str, str],
+    genres: list[str],
+    target: int,
+    params: OptimiseParams,
+) -> RealTracks:
+    """The best-scoring real track (any split), the typical one and the random training starts."""
+    scores = read_tsv(scores_tsv)
+    margins = track_margins(scores, genre_slug(genres[target]), genres, scores_tsv)
+    best = scores.iloc[int(np.argmax(margins))]
+    best_id, best_split = int(best["track_id"]), str(best["split"])
+    typical_id = typical_track(scores, margins, genres[target])
+    start_ids = start_tracks(
+        scores, genres[target], best_id, params.starts - len(FIXED_STARTS), params.seed
+    )
+    return RealTracks(
+        best_id,
+        best_split,
+        float(margins.max()),
+        pack_rows(packs[best_split], [best_id], datasets[best_split])[0],
+        typical_id,
+        pack_rows(packs["training"], [typical_id], datasets["training"])[0],
+        start_ids,
+        pack_rows(packs["training"], start_ids, datasets["training"]),
+    )
+
+
+def start_batch(
+    z_tracks: np.ndarray, shape: tuple[int, int], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Starting inputs [S, C, T] (normalised): noise, the training mean (zeros), the real tracks fitted
+    to the model's input length; and the mask of the noise row."""
+    z0 = np.concatenate(
+        [
+            np.random.default_rng(seed).standard_normal((1, *shape)),
+            np.zeros((1, *shape)),
+            np.stack([fit_frames(z, shape[1]) for z in z_tracks]),
+        ]
+    ).astype(np.float32)
+    return z0, np.arange(len(z0)) == 0
+
+
+def log_starts(
+    genre: str, names: list[str], margins: np.ndarray, real: RealTracks, result: MaximiseResult
+) -> None:
+    for name, margin, ratio in zip(names, margins, result.penalty_ratios):
+        penalties = ", ".join(f"{n} {r:.3g}" for n, r in zip(result.penalty_names, ratio))
+        log.info(
+            "%s start %s: margin %.3f (best real track %d: %.3f); penalty/objective %s",
+            genre,
+            name,
+            margin,
+            real.best_id,
+            real.best_margin,
+            penalties,
+        )
 
 
 def optimise_genre(
@@ -189,75 +296,54 @@ def optimise_genre(
 
     torch.manual_seed(params.seed)
     model, info = load_model(checkpoint, device="cpu")
-    slugs = [genre_slug(title) for title in info["genres"]]
+    genres = list(info["genres"])
+    slugs = [genre_slug(title) for title in genres]
     if genre not in slugs:
-        raise ValueError(f"{checkpoint}: genre slug {genre!r} is not one of the model's genres {slugs}")
+        raise ValueError(
+            f"{checkpoint}: genre slug {genre!r} is not one of the model's genres {slugs}"
+        )
     target = slugs.index(genre)
-    packs = read_packs(datasets)
-    # the per-band normalisation is increasing, so the normalised range is the normalised raw range
-    lo, hi = (normalise(torch.as_tensor(v)[:, None], info)[:, 0].numpy()
-              for v in feature_range(packs["training"]["x"]))
-
-    scores = read_tsv(scores_tsv)
-    column = logit_column(genre)
-    if column not in scores:
-        raise KeyError(f"{scores_tsv}: no column {column!r}; fix: rerun rule score_tracks for this model")
-    best_row = scores.loc[scores[column].idxmax()]
-    best_split, best_id = str(best_row["split"]), int(best_row["track_id"])
-    pack = packs[best_split]
-    index = np.flatnonzero(pack["track_id"] == best_id)
-    if index.size != 1:
-        raise KeyError(f"{datasets[best_split]}: track {best_id} not found; fix: rerun score_tracks")
-    best_x = pack["x"][index[0]]
-    best_z = normalise(torch.as_tensor(best_x), info).numpy()
+    # in memory: the box bounds and the PCA space need the whole normalised training split
+    packs = {split: read_pack(path) for split, path in datasets.items()}
+    z_train = normalise(torch.as_tensor(packs["training"]["x"]), info).numpy()
+    lo, hi = z_train.min(axis=(0, 2)), z_train.max(axis=(0, 2))
+    real = choose_real_tracks(scores_tsv, packs, datasets, genres, target, params)
 
     shape = tuple(int(v) for v in info["input_shape"])
-    starts = start_inputs(params.starts, shape, best_z, params.seed)
-    result = maximise(model, target, starts, params, lo if params.clamp else None, hi if params.clamp else None)
-    # Score each final input as a track (looped to the packed length, as the audio is) with the same
-    # track_logits as track_scores.tsv, so that the gap compares like with like for segment models too.
-    x_starts = denormalise(torch.as_tensor(result.inputs), info).numpy()
-    frames = int(packs["training"]["attrs"]["frames"])
-    track = model_logits(model, info, np.stack([fit_frames(x, frames) for x in x_starts]))
-    best = int(np.argmax(track[:, target]))
-    z_opt, x_opt, logits = result.inputs[best], x_starts[best], track[best]
-    probabilities = np.exp(logits - logits.max())
-    probabilities /= probabilities.sum()
-    start_probabilities = torch.softmax(torch.as_tensor(track), dim=1)[:, target].numpy()
-    log.info(
-        "%s: optimum track score %.3f (start %s), best real track %d (%s) %.3f",
-        genre, logits[target], result.start_names[best], best_id, best_split, best_row[column],
+    z0, noise = start_batch(
+        normalise(torch.as_tensor(real.start_x), info).numpy(), shape, params.seed
     )
-    with atomic_path(output) as tmp, h5py.File(tmp, "w") as handle:
-        handle["x_normalised"] = z_opt
-        handle["x"] = x_opt
-        handle["logits"] = logits.astype(np.float32)
-        handle["start_inputs_normalised"] = result.inputs
-        handle["trajectories"] = result.trajectories
-        handle["start_logits"] = track[:, target].astype(np.float32)
-        handle["start_model_logits"] = result.logits.astype(np.float32)
-        handle["start_probabilities"] = start_probabilities.astype(np.float32)
-        handle["best_track_x"] = best_x
-        handle["feature_lo_normalised"] = lo
-        handle["feature_hi_normalised"] = hi
-        attrs = handle.attrs
-        attrs["genre"] = info["genres"][target]
-        attrs["slug"] = genre
-        attrs["genre_index"] = target
-        attrs["logit"] = float(logits[target])
-        attrs["probability"] = float(probabilities[target])
-        attrs["best_start"] = result.start_names[best]
-        attrs["start_names"] = json.dumps(result.start_names)
-        attrs["best_track_id"] = best_id
-        attrs["best_track_split"] = best_split
-        attrs["best_track_logit"] = float(best_row[column])
-        attrs["params"] = json.dumps(asdict(params))
-        attrs["bands"] = json.dumps(info["bands"])
-        attrs["genres"] = json.dumps(list(info["genres"]))
-        attrs["frames"] = frames
-        attrs["feature_set"] = info["feature_set"]
-        for key in PARAM_ATTRS:
-            attrs[key] = packs["training"]["attrs"][key]
-        attrs["checkpoint"] = str(checkpoint)
-        attrs["trajectory_note"] = "objective of the jittered input scored at each step"
-        attrs["logit_note"] = "track-level score (fmagenre.models.track_logits of the looped input)"
+    space = build_space(params, z_train, shape[1], lo, hi)
+    transforms = Transforms(
+        info["bands"],
+        int(info["n_mels"]),
+        info["mean"],
+        info["std"],
+        min(receptive_field(model), shape[1] // 2),
+        params.band_shift,
+        params.gain_db,
+    )
+    result = maximise(model, target, space, space.encode(z0, noise), transforms, params)
+
+    # score each final input as a track (looped to the packed length, as the audio is) like track_scores.tsv
+    x_starts = denormalise(torch.as_tensor(result.inputs), info).numpy()
+    pack_frames = int(packs["training"]["attrs"]["frames"])
+    logits = model_logits(model, info, np.stack([fit_frames(x, pack_frames) for x in x_starts]))
+    margins = genre_margins(logits)[:, target]
+    names = [*FIXED_STARTS, *(f"track_{t}" for t in real.start_ids)]
+    log_starts(genre, names, margins, real, result)
+    write_optimum(output, Optimum(
+        genre=genres[target], slug=genre, genre_index=target, genres=genres, start_names=names,
+        start_track_ids=[-1, -1, *real.start_ids], start_inputs=x_starts.astype(np.float32),
+        start_inputs_normalised=result.inputs.astype(np.float32),
+        start_logits=logits.astype(np.float32), start_margins=margins.astype(np.float32),
+        trajectories=result.trajectories, penalty_names=result.penalty_names,
+        penalty_ratios=result.penalty_ratios.astype(np.float32), best_track_x=real.best_x,
+        best_track_id=real.best_id, best_track_split=real.best_split,
+        best_track_margin=real.best_margin, typical_track_x=real.typical_x,
+        typical_track_id=real.typical_id, feature_lo_normalised=lo.astype(np.float32),
+        feature_hi_normalised=hi.astype(np.float32), space=space.name, params=asdict(params),
+        bands=info["bands"], frames=pack_frames, feature_set=str(info["feature_set"]),
+        checkpoint=str(checkpoint),
+        feature={key: int(packs["training"]["attrs"][key]) for key in PARAM_ATTRS},
+    ))  # fmt: skip

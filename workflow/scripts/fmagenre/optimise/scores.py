@@ -1,17 +1,13 @@
-"""Real tracks against the optimum: per-track scores and the representativeness gap.
-
-The gap (the paper's Fig. 12) is the optimum's logit minus the best real track's; a negative gap
-means a real track outscores the optimised input, i.e. the optimisation failed, and is flagged.
-Genre evolution lives in :mod:`fmagenre.evolution` (out-of-sample scores, not these).
+"""Real tracks scored by the model (``track_scores.tsv``, the one batched inference of the optimise
+stage). The gap is :mod:`fmagenre.optimise.gap`; genre evolution lives in :mod:`fmagenre.evolution`
+(out-of-sample scores, not these).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
@@ -22,10 +18,6 @@ from fmagenre.io import genre_slug, read_tsv, write_tsv
 
 log = logging.getLogger(__name__)
 
-GAP_COLUMNS = [
-    "genre", "optimum_logit", "optimum_probability", "best_track_id", "best_track_logit",
-    "best_track_split", "gap", "failed", "optimum_top_genre",
-]
 SCORE_BATCH = 256
 
 
@@ -76,50 +68,3 @@ def score_tracks(checkpoint: str, datasets: dict[str, str], tracks_tsv: str, out
         frames.append(pd.concat([frame, pd.DataFrame(logits, columns=columns)], axis=1))
         log.info("scored %d %s tracks", len(frame), split)
     write_tsv(output, pd.concat(frames, ignore_index=True))
-
-
-def read_optimum(path: str) -> dict:
-    """The summary of one ``{genre}.h5``: titles, logit, probability and the optimum's band profile."""
-    with h5py.File(path, "r") as handle:
-        attrs = handle.attrs
-        return {
-            "genre": str(attrs["genre"]),
-            "slug": str(attrs["slug"]),
-            "logit": float(attrs["logit"]),
-            "probability": float(attrs["probability"]),
-            "profile": handle["x_normalised"][()].mean(axis=1),
-            "top_genre": json.loads(attrs["genres"])[int(np.argmax(handle["logits"][()]))],
-        }
-
-
-def representativeness_gap(scores: pd.DataFrame, optima: list[dict]) -> pd.DataFrame:
-    """Per genre: the optimum, the highest-scoring real track (any split, any genre) and the gap.
-
-    ``optimum_top_genre`` is the genre the model gives the optimum: a raised logit need not make the
-    optimum the model's first choice (every logit can rise together).
-    """
-    rows = []
-    for optimum in optima:
-        column = logit_column(optimum["slug"])
-        best = scores.loc[scores[column].idxmax()]
-        gap = optimum["logit"] - float(best[column])
-        failed = gap < 0
-        if optimum["top_genre"] != optimum["genre"]:
-            log.warning(
-                "%s: the model gives the optimum to %s: the raised logit did not make it the top genre "
-                "(try optimise.objective: log_probability)", optimum["genre"], optimum["top_genre"],
-            )
-        if failed:
-            log.warning(
-                "%s: real track %d (logit %.3f) outscores the optimum (%.3f): the optimisation failed",
-                optimum["genre"], int(best["track_id"]), float(best[column]), optimum["logit"],
-            )
-        rows.append(
-            [optimum["genre"], optimum["logit"], optimum["probability"], int(best["track_id"]),
-             float(best[column]), best["split"], gap, bool(failed), optimum["top_genre"]]
-        )
-    return pd.DataFrame(rows, columns=GAP_COLUMNS)
-
-
-def gap_table(scores_tsv: str, optimum_h5s: list[str], output: str) -> None:
-    write_tsv(output, representativeness_gap(read_tsv(scores_tsv), [read_optimum(p) for p in optimum_h5s]))
