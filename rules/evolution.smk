@@ -62,9 +62,12 @@ def score_inputs(wildcards):
     return sorted({path for source in score_sources(wildcards) for path in source[:2]})
 
 
-def evolution_optima(wildcards):
-    """The model's optima when it is optimised too (for gap_to_optimum), else none."""
-    return optimised_genres(wildcards) if wildcards.model in OPTIMISED_MODELS else []
+def evolution_gap(wildcards):
+    """The model's gap.tsv (its headline optima's margins, for gap_to_optimum) when it is optimised
+    too, else none."""
+    if wildcards.model in OPTIMISED_MODELS:
+        return [f"results/optimise/{wildcards.model}/gap.tsv"]
+    return []
 
 
 rule evolution_tracks:
@@ -235,7 +238,7 @@ rule evolution_tables:
         scores="results/evolution/{model}/track_scores.tsv",
         embeddings="results/evolution/{model}/embeddings.h5",
         descriptors="results/evolution/descriptors.tsv",
-        optima=evolution_optima,
+        gap=evolution_gap,
     output:
         periods=report(
             "results/evolution/{model}/periods.tsv",

@@ -10,7 +10,7 @@ evolution_tables(
     scores_tsv=snakemake.input.scores,
     embeddings_h5=snakemake.input.embeddings,
     descriptors_tsv=snakemake.input.descriptors,
-    optima=list(snakemake.input.optima),
+    gap_tsvs=list(snakemake.input.gap),
     params=dict(snakemake.params.evolution),
     periods_out=snakemake.output.periods,
     trends_out=snakemake.output.trends,

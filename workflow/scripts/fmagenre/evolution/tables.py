@@ -8,7 +8,6 @@ after the false-discovery correction over every genre x measure of the model.
 
 from __future__ import annotations
 
-import json
 import logging
 
 import h5py
@@ -19,7 +18,6 @@ from fmagenre.evolution.cells import cell_table, eligible_tracks, period_bins
 from fmagenre.evolution.measures import DESCRIPTORS
 from fmagenre.evolution.stats import best_corrected, cluster_bootstrap, trend_test, verdicts
 from fmagenre.io import read_tsv, write_tsv
-from fmagenre.models.margin import genre_margins
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +52,13 @@ def displacement(embedding: np.ndarray, tracks: pd.DataFrame, cells: pd.DataFram
     return out
 
 
-def optimum_margins(paths: list[str]) -> dict[str, float]:
-    """Margin of each optimum (``results/optimise/{model}/{genre}.h5``) for its own genre."""
+def optimum_margins(gap_tsvs: list[str]) -> dict[str, float]:
+    """Each genre's headline optimum margin (``gap.tsv``'s ``optimum_margin``, margin units like the
+    tracks'), or nothing when the model is not optimised."""
     out = {}
-    for path in paths:
-        with h5py.File(path, "r") as handle:
-            genres = json.loads(handle.attrs["genres"])
-            genre = str(handle.attrs["genre"])
-            out[genre] = float(genre_margins(handle["logits"][()][None])[0, genres.index(genre)])
+    for path in gap_tsvs:
+        gap = read_tsv(path)
+        out.update(zip(gap["genre"], gap["optimum_margin"].astype(float)))
     return out
 
 
@@ -109,7 +106,7 @@ def trends_table(tracks: pd.DataFrame, cells: pd.DataFrame, n_perm: int, n_boot:
     return table[TREND_COLUMNS]
 
 
-def evolution_tables(scores_tsv: str, embeddings_h5: str, descriptors_tsv: str, optima: list[str],
+def evolution_tables(scores_tsv: str, embeddings_h5: str, descriptors_tsv: str, gap_tsvs: list[str],
                      params: dict, periods_out: str, trends_out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Both tables of one model from its track scores, embeddings and the audio descriptors."""
     scores = read_tsv(scores_tsv)
@@ -124,7 +121,7 @@ def evolution_tables(scores_tsv: str, embeddings_h5: str, descriptors_tsv: str, 
     cells = cell_table(tracks, int(params["min_tracks"]), int(params["min_artists"]))
     tracks["displacement"] = displacement(embedding, tracks, cells)
     rng = np.random.default_rng(int(params["seed"]))
-    periods = periods_table(tracks, cells, int(params["bootstrap"]), rng, optimum_margins(optima))
+    periods = periods_table(tracks, cells, int(params["bootstrap"]), rng, optimum_margins(gap_tsvs))
     trends = trends_table(tracks, cells, int(params["permutations"]), int(params["bootstrap"]), rng)
     write_tsv(periods_out, periods)
     write_tsv(trends_out, trends)
