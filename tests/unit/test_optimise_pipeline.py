@@ -250,6 +250,8 @@ def test_stage_end_to_end(tmp_path, kind):
         pool = representative if len(representative) else mine
         assert row.headline_start == pool.loc[pool["margin"].idxmax(), "start"]
         assert row.verdict == ("representative" if len(representative) else "adversarial")
+        assert row.gap == pytest.approx(row.optimum_margin - row.best_track_margin)
+        assert row.failed == (row.gap < 0)  # a real track above the optimum is flagged
 
     wavs = [(str(tmp_path / f"{s}.wav"), str(tmp_path / f"{s}_best.wav")) for s in slugs]
     for path, (wav, best) in zip(optima, wavs):
