@@ -47,13 +47,15 @@ def storage_device(nbytes: int, device: torch.device) -> torch.device:
     return torch.device("cpu")
 
 
-def prefetched(reads: Iterable[Callable[[], torch.Tensor]]) -> Iterator[torch.Tensor]:
-    """The results of ``reads`` in order, each started up to PREFETCH reads ahead in one thread."""
+def prefetched(
+    reads: Iterable[Callable[[], torch.Tensor]], ahead: int = PREFETCH
+) -> Iterator[torch.Tensor]:
+    """The results of ``reads`` in order, each started up to ``ahead`` reads early in one thread."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending: deque = deque()
         for read in reads:
             pending.append(pool.submit(read))
-            if len(pending) > PREFETCH:
+            if len(pending) > ahead:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
@@ -131,7 +133,7 @@ class StreamedSplit(_Labels):
     def chunks(self, rows: int) -> Iterator[torch.Tensor]:
         starts = range(0, len(self.array), rows)
         reads = (lambda s=start: self.normalise(self.array[s : s + rows]) for start in starts)
-        return prefetched(reads)
+        return prefetched(reads, ahead=1)  # chunks are big: one in flight
 
     def subset(self, index: torch.Tensor) -> Split:
         pack = {
