@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from fmagenre.data.pack import PackArray, iter_chunks
+from fmagenre.data.pack import PackArray
 from fmagenre.models.checkpoint import STD_FLOOR
 
 log = logging.getLogger(__name__)
