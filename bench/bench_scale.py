@@ -42,7 +42,8 @@ from fmagenre.io import write_tsv  # noqa: E402
 from fmagenre.models.train import fit, predict, seed_everything  # noqa: E402
 from fmagenre.models.zoo import build_model  # noqa: E402
 
-N, FRAMES, GENRES, MODEL = 400, 1292, 8, "li2010"
+# N large enough that prediction reads full 256-track chunks at N too (the chunk size is fixed).
+N, FRAMES, GENRES, MODEL = 1000, 1292, 8, "li2010"
 PARAMS = FeatureParams(n_mels=16)  # small mel: the mfcc pack is what is measured
 STREAMED_BUDGET_MB = 1.0
 

@@ -81,3 +81,7 @@ def test_slurm_groups_small_cpu_jobs_into_bounded_jobs():
     assert set(groups.values()) == set(components)
     assert all(2 <= n <= 8 for n in components.values())  # bigger jobs, still node-sized
     assert not set(groups) & (GPU_RULES | {"extract_folder", "pack_dataset", "track_table"})
+    # cpus_per_task is summed over a group's parallel jobs without the --cores cap threads get:
+    # a group asking for more CPUs than a node has would pend forever
+    per_rule = yaml.safe_load((PROFILES / "slurm" / "profile.yaml").read_text())["set-resources"]
+    assert not [rule for rule in groups if "cpus_per_task" in per_rule.get(rule, {})]

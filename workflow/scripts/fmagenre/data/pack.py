@@ -12,9 +12,8 @@ longer track is centre-cropped (the middle is the most typical part of a clip); 
 padded at the end by wrapping around to its start, so padded frames look like the clip rather than
 zeros, which are not silence in dB or MFCC units.
 
-Memory: ``x`` is preallocated on disk with one chunk per track (lzf-compressed with the byte
-shuffle: the fastest built-in filter to read back, which streaming does every epoch) and written one
-track at a time; mean/std are accumulated per band in float64 from the stored values while the
+Memory: ``x`` is preallocated on disk with one chunk per track (``io.H5_COMPRESSION``; one chunk
+per track is also what a streamed read fetches) and written one track at a time; mean/std are accumulated per band in float64 from the stored values while the
 training split is written (Chan's parallel update), so peak memory is one track plus O(C), whatever
 N. A band that is constant over the training split gets std 1 (logged) so that normalising it never
 divides by zero.
@@ -42,7 +41,7 @@ from tqdm import tqdm
 from fmagenre.data.metadata import SPLITS
 from fmagenre.features.extract import power_to_db
 from fmagenre.features.manifest import read_manifests, with_features
-from fmagenre.io import TMP_SUFFIX, atomic_path, read_tsv
+from fmagenre.io import H5_COMPRESSION, TMP_SUFFIX, atomic_path, read_tsv
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,6 @@ FEATURE_SETS = {
 }
 PAD_POLICY = "centre-crop; pad-end-wrap"
 PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
-COMPRESSION = {"compression": "lzf", "shuffle": True}
 # The per-track arrays every reader gets in memory (O(N), small); ``x`` is the big one.
 SMALL_ARRAYS = ("y", "y_multi", "track_id", "year", "mean", "std")
 # An in-memory split costs its float32 x twice while training (raw + normalised copy).
@@ -212,7 +210,7 @@ def _write_split(tmp, rows, genres, features, features_dir, attrs, stats) -> Non
             "x",
             shape=(n, channels, frames),
             dtype=dtype,
-            **({"chunks": (1, channels, frames), **COMPRESSION} if n else {}),
+            **({"chunks": (1, channels, frames), **H5_COMPRESSION} if n else {}),
         )
         pairs = list(zip(rows["track_id"], rows["h5"]))
         for row, (track_id, h5) in enumerate(

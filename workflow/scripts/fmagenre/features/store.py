@@ -39,13 +39,10 @@ from fmagenre.data.validate import (
 from fmagenre.features.extract import FEATURES, FeatureParams, compute_features
 from fmagenre.features.manifest import MANIFEST_COLUMNS
 from fmagenre.fingerprint import code_fingerprint
-from fmagenre.io import TMP_SUFFIX, atomic_path, sha256_file, write_tsv
+from fmagenre.io import H5_COMPRESSION, TMP_SUFFIX, atomic_path, sha256_file, write_tsv
 
 log = logging.getLogger(__name__)
 
-# gzip level 1 + shuffle: 16 % smaller than raw float32, 15 % smaller than raw float16 (measured
-# on 30 s clips, bench/bench_features.py); higher levels gain < 2 % for twice the write time.
-COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 # Time-axis chunk length: whole 30 s clips in one chunk, whole tracks (fma_full) in ~95 s pieces.
 CHUNK_FRAMES = 4096
 
@@ -60,7 +57,7 @@ def write_track(
             for name in FEATURES:
                 values = features[name].astype(params.storage_dtype(name), copy=False)
                 chunks = (values.shape[0], max(1, min(values.shape[1], CHUNK_FRAMES)))
-                handle.create_dataset(name, data=values, chunks=chunks, **COMPRESSION)
+                handle.create_dataset(name, data=values, chunks=chunks, **H5_COMPRESSION)
             handle.attrs.update(attrs)
 
 

@@ -10,10 +10,12 @@ spectral centroid (brightness) and the tempo (periodicity of the onset envelope)
 from __future__ import annotations
 
 import functools
+import sys
 
 import librosa
 import numpy as np
 import scipy.fft
+from tqdm import tqdm
 
 TEMPO_AC_FRAMES = 384  # librosa.feature.tempogram's default window: lags up to ~8.9 s at hop 512
 
@@ -60,7 +62,8 @@ def track_summaries(
     """
     centres = mel_centres(n_mels, sr)
     centroid, tempo = np.empty(len(x)), np.empty(len(x))
-    for start in range(0, len(x), chunk):
+    for start in tqdm(range(0, len(x), chunk), desc="summaries", unit="chunk", file=sys.stderr,
+                      mininterval=10):  # fmt: skip
         part = slice(start, start + chunk)
         db = mel_db(x[part].astype(np.float64), bands, n_mels)
         power = librosa.db_to_power(db)
