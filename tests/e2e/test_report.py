@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import os
 import shutil
 import subprocess
 import urllib.parse
@@ -82,7 +83,10 @@ def test_report_stays_small(report_html):
 def _chromium() -> str:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
-        pytest.skip("no chromium on PATH (apt-get install -y chromium)")
+        reason = "no chromium on PATH (apt-get install -y chromium)"
+        if os.environ.get("FMAGENRE_REQUIRE_CHROMIUM") == "1":  # CI: .ci/run installs it
+            pytest.fail(reason)
+        pytest.skip(reason)
     return binary
 
 
