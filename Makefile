@@ -10,12 +10,12 @@ MUSICNN_CACHE := .cache/musicnn
 MUSICNN_WHEEL := $(MUSICNN_CACHE)/musicnn-0.1.0-py3-none-any.whl
 MUSICNN       := resources/musicnn/manifest.json
 
-.PHONY: run test report bench lint format clean setup
+.PHONY: run test test-unit report bench lint format clean setup
 
-$(BIN)/snakemake: requirements.txt
+$(BIN)/snakemake: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 # musicnn's weights (the judge): fetched and converted once, here and never at run time. The wheel's
@@ -36,14 +36,21 @@ report: $(BIN)/snakemake       ## self-contained HTML report of the last run
 test: $(BIN)/snakemake $(MUSICNN)  ## the test suite (unit, end-to-end, SLURM)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
-bench: $(BIN)/snakemake $(MUSICNN)  ## benchmarks: features, training throughput, fma_full DAG
+test-unit: $(BIN)/snakemake $(MUSICNN)  ## the fast unit layer, in parallel
+	$(BIN)/python -m pytest -m unit -n 2 $(PYTEST_ARGS)
+
+bench: $(BIN)/snakemake $(MUSICNN)  ## benchmarks: features, judge, training throughput, fma_full DAG
 	$(BIN)/python bench/run_all.py
 
-lint: $(BIN)/snakemake
-	$(BIN)/snakemake --lint --cores 1
+lint: $(BIN)/snakemake         ## ruff (lint + format check), snakefmt --check, snakemake --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint --cores 1
 
-format: $(BIN)/snakemake
+format: $(BIN)/snakemake       ## ruff format and snakefmt, in place
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 	$(BIN)/snakefmt .
 
 clean:

@@ -10,7 +10,8 @@ from snakemake.exceptions import WorkflowError
 from fmagenre.config import ConfigError, validate_config
 from fmagenre.data.metadata import SPLITS
 from fmagenre.data.pack import FEATURE_SETS
-from fmagenre.io import code_fingerprint, read_tsv
+from fmagenre.fingerprint import script_fingerprint
+from fmagenre.io import read_tsv
 
 try:
     validate_config(config)
@@ -45,9 +46,13 @@ wildcard_constraints:
     genre=r"[A-Za-z0-9_-]+",
 
 
-def code(*parts):
-    """Fingerprint of the package code behind a job; editing that code reruns the job."""
-    return code_fingerprint(*parts)
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+
+
+def fingerprint(script):
+    """The ``code`` param of the rule running ``workflow/scripts/{script}.py``: a hash of the script
+    and of every package module it imports, transitively, so editing any of them reruns the rule."""
+    return script_fingerprint(SCRIPTS / f"{script}.py")
 
 
 # ---- data-dependent lists, known once the checkpoints have run ------------------------------------

@@ -20,7 +20,7 @@ if SYNTHETIC:
             runtime=30,
         params:
             synthetic=DATASET["synthetic"],
-            code=code("data.synth"),
+            code=fingerprint("synthesize"),
         script:
             "../workflow/scripts/synthesize.py"
 
@@ -43,7 +43,7 @@ checkpoint track_table:
         runtime=10,
     params:
         subset=DATASET["subset"],
-        code=code("data.metadata"),
+        code=fingerprint("track_table"),
     script:
         "../workflow/scripts/track_table.py"
 
@@ -69,7 +69,7 @@ rule extract_folder:
         audio_dir=str(AUDIO_DIR),
         features=config["features"],
         validation=config["validation"],
-        code=code("data.audio", "data.validate", "features"),
+        code=fingerprint("extract_folder"),
     script:
         "../workflow/scripts/extract_folder.py"
 
@@ -95,7 +95,7 @@ rule validation_report:
         runtime=10,
     params:
         audio_dir=str(AUDIO_DIR),
-        code=code("data.validate"),
+        code=fingerprint("validation_report"),
     script:
         "../workflow/scripts/validation_report.py"
 
@@ -122,7 +122,7 @@ checkpoint splits:
         runtime=10,
     params:
         splits=config["splits"],
-        code=code("data.splits"),
+        code=fingerprint("splits"),
     script:
         "../workflow/scripts/splits.py"
 
@@ -145,6 +145,6 @@ rule pack_dataset:
         runtime=60,
     params:
         frames=pack_frames,
-        code=code("data.pack"),
+        code=fingerprint("pack_dataset"),
     script:
         "../workflow/scripts/pack_dataset.py"

@@ -18,7 +18,7 @@ rule eda_metadata:
         mem_mb=2000,
         runtime=10,
     params:
-        code=code("figures.eda", "figures.common"),
+        code=fingerprint("eda_metadata"),
     script:
         "../workflow/scripts/eda_metadata.py"
 
@@ -40,7 +40,7 @@ rule eda_mel:
         runtime=60,
     params:
         baseline=config["figures"]["baseline_genre"],
-        code=code("figures.eda", "figures.common"),
+        code=fingerprint("eda_mel"),
     script:
         "../workflow/scripts/eda_mel.py"
 
@@ -64,6 +64,6 @@ rule validation_status:
         mem_mb=1000,
         runtime=5,
     params:
-        code=code("figures.eda", "figures.common", "data.validate"),
+        code=fingerprint("validation_status"),
     script:
         "../workflow/scripts/validation_status.py"

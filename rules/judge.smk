@@ -25,7 +25,7 @@ rule judge_folder:
         weights_dir=str(JUDGE_WEIGHTS),
         batch_patches=JUDGE["batch_patches"],
         max_patches=JUDGE["max_patches"],
-        code=code("data.audio", "judge.musicnn", "judge.tracks"),
+        code=fingerprint("judge_folder"),
     script:
         "../workflow/scripts/judge_folder.py"
 
@@ -47,7 +47,7 @@ rule judge_tracks:
     params:
         model=JUDGE["model"],
         weights_dir=str(JUDGE_WEIGHTS),
-        code=code("judge.musicnn", "judge.tracks"),
+        code=fingerprint("judge_tracks"),
     script:
         "../workflow/scripts/judge_tracks.py"
 
@@ -71,6 +71,6 @@ rule judge_audio:
     params:
         model=JUDGE["model"],
         weights_dir=str(JUDGE_WEIGHTS),
-        code=code("data.audio", "judge.musicnn", "judge.tracks"),
+        code=fingerprint("judge_audio"),
     script:
         "../workflow/scripts/judge_audio.py"

@@ -36,7 +36,7 @@ rule train_model:
         gpu=0,
     params:
         spec=model_params,
-        code=code("models", "figures.models"),
+        code=fingerprint("train_model"),
     script:
         "../workflow/scripts/train_model.py"
 
@@ -62,7 +62,7 @@ rule overfit_check:
         gpu=0,
     params:
         spec=model_params,
-        code=code("models"),
+        code=fingerprint("overfit_check"),
     script:
         "../workflow/scripts/overfit_check.py"
 
@@ -90,7 +90,7 @@ rule model_summary:
         runtime=5,
     params:
         specs={name: model_spec(name) for name in MODELS},
-        code=code("models"),
+        code=fingerprint("model_summary"),
     script:
         "../workflow/scripts/model_summary.py"
 
@@ -116,6 +116,6 @@ rule model_comparison:
         mem_mb=1000,
         runtime=5,
     params:
-        code=code("models", "figures.models", "figures.common"),
+        code=fingerprint("model_comparison"),
     script:
         "../workflow/scripts/model_comparison.py"

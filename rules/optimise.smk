@@ -16,10 +16,6 @@ MAXIMISE = {
         "seed",
     )
 }
-# Code fingerprints per job kind: editing the audio code reruns no optimisation, and vice versa.
-SCORE_CODE = ("optimise.scores", "optimise.spectra", "models")
-MAXIMISE_CODE = ("optimise.maximise", *SCORE_CODE, "data.pack")
-AUDIO_CODE = ("optimise.audio", "optimise.spectra", "features", "data.pack")
 # "{genre}_best.wav" would also match "{genre}.wav" with genre "X_best": slugs never end in "_best".
 NOT_BEST = r"[A-Za-z0-9_-]+(?<!_best)"
 
@@ -42,7 +38,7 @@ rule score_tracks:
         runtime=30,
         gpu=0,
     params:
-        code=code(*SCORE_CODE),
+        code=fingerprint("score_tracks"),
     script:
         "../workflow/scripts/score_tracks.py"
 
@@ -68,7 +64,7 @@ rule optimise_genre:
         gpu=0,
     params:
         optimise=MAXIMISE,
-        code=code(*MAXIMISE_CODE),
+        code=fingerprint("optimise_genre"),
     script:
         "../workflow/scripts/optimise_genre.py"
 
@@ -95,7 +91,7 @@ rule representativeness_gap:
         mem_mb=2000,
         runtime=10,
     params:
-        code=code("optimise.scores", "optimise.spectra"),
+        code=fingerprint("representativeness_gap"),
     script:
         "../workflow/scripts/representativeness_gap.py"
 
@@ -126,7 +122,7 @@ rule genre_evolution:
     params:
         period_years=config["optimise"]["period_years"],
         periods=config["optimise"]["periods"],
-        code=code(*SCORE_CODE),
+        code=fingerprint("genre_evolution"),
     script:
         "../workflow/scripts/genre_evolution.py"
 
@@ -161,7 +157,7 @@ rule invert_genre:
         runtime=10,
     params:
         audio=config["audio"],
-        code=code(*AUDIO_CODE),
+        code=fingerprint("invert_genre"),
     script:
         "../workflow/scripts/invert_genre.py"
 
@@ -190,7 +186,7 @@ rule audio_roundtrip:
         runtime=10,
         gpu=0,
     params:
-        code=code(*AUDIO_CODE, *SCORE_CODE),
+        code=fingerprint("audio_roundtrip"),
     script:
         "../workflow/scripts/audio_roundtrip.py"
 
@@ -216,7 +212,7 @@ rule gap_figure:
         mem_mb=1000,
         runtime=5,
     params:
-        code=code("figures.optimise", "figures.common"),
+        code=fingerprint("gap_figure"),
     script:
         "../workflow/scripts/gap_figure.py"
 
@@ -242,7 +238,7 @@ rule evolution_figure:
         mem_mb=1000,
         runtime=5,
     params:
-        code=code("figures.optimise", "figures.common"),
+        code=fingerprint("evolution_figure"),
     script:
         "../workflow/scripts/evolution_figure.py"
 
@@ -268,6 +264,6 @@ rule optimised_inputs_figure:
         mem_mb=1000,
         runtime=5,
     params:
-        code=code("figures.optimise", "figures.common"),
+        code=fingerprint("optimised_inputs_figure"),
     script:
         "../workflow/scripts/optimised_inputs_figure.py"

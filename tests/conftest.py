@@ -1,14 +1,24 @@
-"""Shared fixtures: the package on sys.path, and a tiny synthetic FMA generated once per session."""
+"""Shared fixtures (a tiny synthetic FMA generated once per session) and the layer markers.
+
+The package is on sys.path through pyproject.toml's ``pythonpath``; each test gets the marker of its
+folder (``unit``, ``e2e``, ``slurm``), so ``pytest -m unit`` selects the fast layer.
+"""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+LAYERS = ("unit", "e2e", "slurm")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        layer = Path(item.fspath).relative_to(ROOT / "tests").parts[0]
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
 
 
 @pytest.fixture(scope="session")

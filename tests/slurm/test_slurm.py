@@ -10,18 +10,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
+from runner import SNAKEMAKE, TINY_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 SLURM_PROFILE = ROOT / "profiles" / "slurm"
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from runner import SNAKEMAKE, TINY_CONFIG  # noqa: E402
 
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.\n")
 FINISHED = re.compile(r"Finished jobid: (\d+) \(Rule: (\w+)\)")

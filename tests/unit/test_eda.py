@@ -161,3 +161,15 @@ def test_validation_status_counts_every_status(tmp_path, saved):
     title, xlabel, ylabel = saved[str(path)]["axes"][0][:3]
     assert (title, xlabel, ylabel) == ("Clip validation: 2 of 3 tracks usable", "validation status", "tracks")
     assert saved[str(path)]["bars"] == {"ok": 2, "short": 1, "silent": 0, "undecodable": 0, "missing": 0}
+
+
+def test_null_baseline_is_the_genre_with_most_training_tracks(tmp_path, saved):
+    tracks, manifest = _mel_inputs(tmp_path, [("Electronic", 10), ("Rock", 10), ("Rock", 10)])
+    tracks["split"] = "training"
+    write_tsv(tmp_path / "splits.tsv", tracks)
+    write_tsv(tmp_path / "000" / "manifest.tsv", manifest)
+    outputs = {"mean_mel": tmp_path / "mean_mel.png", "mel_difference": tmp_path / "diff.png"}
+    eda.mel_figures(tmp_path / "splits.tsv", [tmp_path / "000" / "manifest.tsv"], tmp_path, None, outputs)
+    assert "minus Rock's" in saved[str(outputs["mel_difference"])]["title"]
+    assert eda.choose_baseline(None, {"Pop": 3, "Jazz": 3, "Rock": 1}) == "Jazz"  # ties: alphabetical
+    assert eda.choose_baseline("Pop", {"Rock": 1}) == "Pop"  # explicit: checked by mel_differences

@@ -42,6 +42,7 @@ def test_official_split_is_kept():
     table, report = _table()
     tracks, _ = make_splits(table, report)
     merged = tracks.merge(table[["track_id", "split"]], on="track_id", suffixes=("", "_official"))
+    assert len(merged) == len(table)  # every track kept, so the comparison below covers them all
     assert (merged["split"] == merged["split_official"]).all()
 
 
@@ -49,6 +50,7 @@ def test_grouped_split_when_no_official_one(caplog):
     caplog.set_level("INFO")
     table, report = _table(n_per_genre=40, official=False)
     tracks, genres = make_splits(table, report, seed=3)
+    assert len(tracks) == len(table)
     assert (tracks.groupby("artist_id")["split"].nunique() == 1).all()
     # 40 tracks per genre, artists of 1-2 tracks: 80/10/10 per genre to within one artist.
     counts = genres.set_index("genre")[["n_training", "n_validation", "n_test"]]
@@ -60,6 +62,7 @@ def test_official_split_needs_every_track():
     table, report = _table()
     table.loc[5, "split"] = ""
     tracks, _ = make_splits(table, report, seed=1)
+    assert len(tracks) == len(table)
     merged = tracks.merge(table[["track_id", "split"]], on="track_id", suffixes=("", "_official"))
     assert (merged["split"] != merged["split_official"]).any()  # redrawn, not a mix of the two
     assert (tracks.groupby("artist_id")["split"].nunique() == 1).all()

@@ -139,7 +139,7 @@ def semantic_problems(config: dict) -> list[str]:
                         f"have; {hint} Fix: use a top-level genre title."
                     )
         baseline = config["figures"]["baseline_genre"]
-        if baseline not in genres:
+        if baseline is not None and baseline not in genres:
             problems.append(
                 f"config key 'figures.baseline_genre' is '{baseline}', which the dataset does not have. "
                 f"Fix: use one of {', '.join(genres)}."
@@ -151,3 +151,15 @@ def semantic_problems(config: dict) -> list[str]:
                 f"Fix: use one of {', '.join(config['models'])}."
             )
     return problems
+
+
+def schema_defaults(schema: dict | None = None) -> dict:
+    """The config a run gets from the schema alone: every ``default`` filled in, nested.
+
+    The one source of default values: config/config.yaml, dataclasses and command-line interfaces
+    take theirs from here rather than writing them again.
+    """
+    schema = schema or load_schema()
+    config: dict = {}
+    _fill_defaults(config, {"properties": {k: v for k, v in schema["properties"].items()}})
+    return config

@@ -1,4 +1,4 @@
-"""Small I/O helpers shared by every stage: atomic writes, tables, JSON, code fingerprints, logging.
+"""Small I/O helpers shared by every stage: atomic writes, tables, JSON, logging.
 
 Every file the pipeline produces is written through :func:`atomic_path` so that a killed job never
 leaves a half-written file under its final name.
@@ -7,7 +7,6 @@ leaves a half-written file under its final name.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -19,7 +18,6 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
 TMP_SUFFIX = ".tmp"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -74,30 +72,6 @@ def write_tsv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
 
 def read_tsv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""], **kwargs)
-
-
-def code_fingerprint(*parts: str, include_io: bool = True) -> str:
-    """Hash the source of package modules or subpackages (``"data.synth"``, ``"features"``).
-
-    Rules pass this as a param so that editing the code a rule runs makes Snakemake rerun it
-    (Snakemake itself tracks only the script file, not what it imports). ``io`` is included by
-    default because every stage writes through it; per-item caches that must survive I/O-only edits
-    (the per-track feature files) pass ``include_io=False``.
-    """
-    digest = hashlib.sha256()
-    files: list[Path] = [PACKAGE_ROOT / "io.py"] if include_io else []
-    for part in parts:
-        target = PACKAGE_ROOT.joinpath(*part.split("."))
-        if target.is_dir():
-            files.extend(sorted(target.rglob("*.py")))
-        elif target.with_suffix(".py").is_file():
-            files.append(target.with_suffix(".py"))
-        else:
-            raise FileNotFoundError(f"code_fingerprint: no module or package fmagenre.{part}")
-    for file in sorted(set(files)):
-        digest.update(file.relative_to(PACKAGE_ROOT).as_posix().encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def setup_logging(log_path: str | os.PathLike | None = None) -> logging.Logger:

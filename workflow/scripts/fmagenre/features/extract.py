@@ -44,7 +44,8 @@ from fmagenre.data.validate import (
     judge,
     validate_clip,
 )
-from fmagenre.io import TMP_SUFFIX, atomic_path, code_fingerprint, write_tsv
+from fmagenre.fingerprint import code_fingerprint
+from fmagenre.io import TMP_SUFFIX, atomic_path, write_tsv
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +336,7 @@ def extract_folder(
         log.info("removing %s, left over by an interrupted run", leftover)
         leftover.unlink()
     # The code fingerprint makes an edit to the decoder or the extractor re-extract every track.
-    expected = {**params.attrs(), "code": code_fingerprint("data.audio", "features", include_io=False)}
+    expected = {**params.attrs(), "code": code_fingerprint(__name__, exclude=("fmagenre.io",))}
     expected_key = json.dumps(expected, sort_keys=True, default=str)
     bands = params.bands()
     counts, rows, manifest = Counter(), [], []

@@ -205,6 +205,20 @@ def genre_mean_mel(tracks: pd.DataFrame, manifest: pd.DataFrame, features_dir, f
     return means, info
 
 
+def choose_baseline(baseline: str | None, tracks_per_genre: dict) -> str:
+    """The configured baseline genre, or (``None``) the genre with the most training tracks.
+
+    An explicit genre without training tracks is an error naming the genres present, so that a real
+    FMA subset lacking the default's genre never stops a run when the user set nothing.
+    """
+    if baseline is None:
+        chosen = max(sorted(tracks_per_genre), key=lambda genre: tracks_per_genre[genre])
+        log.info("figures.baseline_genre is null: using %s, the genre with the most training tracks "
+                 "(%d)", chosen, tracks_per_genre[chosen])
+        return chosen
+    return baseline
+
+
 def mel_differences(means: dict, baseline: str) -> dict:
     """Every genre's mean minus the baseline genre's (dB); the baseline's own image is zero."""
     if baseline not in means:
@@ -265,14 +279,16 @@ def plot_mel_difference(differences: dict, baseline: str, info: dict, path) -> N
     save_figure(fig, path)
 
 
-def mel_figures(splits_tsv, manifest_tsvs, features_dir, baseline: str, outputs: dict) -> None:
-    """Write ``mean_mel`` and ``mel_difference`` from the training split's per-track HDF5 files."""
+def mel_figures(splits_tsv, manifest_tsvs, features_dir, baseline: str | None, outputs: dict) -> None:
+    """Write ``mean_mel`` and ``mel_difference`` from the training split's per-track HDF5 files
+    (``baseline`` None: the genre with the most training tracks)."""
     tracks = read_tsv(splits_tsv, dtype={"folder": str})
     training = tracks.loc[tracks["split"] == "training", ["track_id", "genre_top"]]
     if training.empty:
         raise ValueError(f"{splits_tsv}: no track in the training split; the mel figures need some")
     manifest = pd.concat([read_tsv(path) for path in manifest_tsvs], ignore_index=True)
     means, info = genre_mean_mel(training, manifest, features_dir)
+    baseline = choose_baseline(baseline, info["tracks"])
     differences = mel_differences(means, baseline)
     log.info("mean mel of %d genres over %d frames", len(means), info["frames"])
     plot_mean_mel(means, info, outputs["mean_mel"])

@@ -30,10 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fmagenre.io import PACKAGE_ROOT
-
 MODELS = ("MSD_musicnn", "MTT_musicnn")
-WEIGHTS_DIR = PACKAGE_ROOT.parents[2] / "resources" / "musicnn"
+WEIGHTS_DIR = Path(__file__).resolve().parents[4] / "resources" / "musicnn"  # the checkout's
 SR = 16000
 N_FFT = 512
 HOP = 256
@@ -96,7 +94,7 @@ class Musicnn(nn.Module):
         padded = F.pad(x, (0, 0, 3, 3))
         timbral = [block(padded).amax(dim=3) for block in self.timbral]
         temporal = []
-        for block, frames in zip(self.temporal, TEMPORAL_FRAMES):
+        for block, frames in zip(self.temporal, TEMPORAL_FRAMES, strict=True):
             before = (frames - 1) // 2  # TensorFlow "same": the extra frame goes after
             temporal.append(block(F.pad(x, (0, 0, before, frames - 1 - before))).amax(dim=3))
         front = torch.cat(timbral + temporal, dim=1)  # [B, 561, T]

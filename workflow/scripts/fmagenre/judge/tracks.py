@@ -23,9 +23,10 @@ from tqdm import tqdm
 
 from fmagenre.data.audio import decode
 from fmagenre.data.metadata import audio_path
-from fmagenre.features.extract import sha256_file
-from fmagenre.io import atomic_path, code_fingerprint, read_tsv, write_tsv
+from fmagenre.fingerprint import code_fingerprint
+from fmagenre.io import atomic_path, read_tsv, write_tsv
 from fmagenre.judge import musicnn
+from fmagenre.judge.weights import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ def judge_folder(
     ok = table.loc[table["status"] == "ok"].sort_values("track_id")
     net, _ = musicnn.load(model, weights_dir)
     weights = Path(weights_dir) / f"{model}.pt"
-    code = code_fingerprint("data.audio", "judge.musicnn", "judge.tracks", include_io=False)
+    # an edit to the decoder or the judge re-judges every track (I/O-only edits do not)
+    code = code_fingerprint(__name__, exclude=("fmagenre.io",))
     expected = {
         "model": model,
         "weights_sha256": sha256_file(weights),
