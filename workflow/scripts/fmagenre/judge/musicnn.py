@@ -220,13 +220,16 @@ def logmel(signal: np.ndarray, sr: int) -> np.ndarray:
 
 def patches(features: np.ndarray, limit: int | None = None) -> np.ndarray:
     """Cut [frames, 96] into non-overlapping [P, 187, 96] patches (a partial last one dropped);
-    with ``limit``, only the central ``limit`` patches (the judge costs ~1.4 GMAC per patch)."""
+    with ``limit``, only the central ``limit`` patches (the judge costs ~1.4 GMAC per patch).
+
+    Audio shorter than one patch (3 s) is wrapped around to fill it, as the packs pad short
+    clips, so that a short WAV is judged on its own content rather than on silence.
+    """
+    if features.shape[0] == 0:
+        raise ValueError("no audio frames to judge: the signal is empty")
+    if features.shape[0] < PATCH_FRAMES:
+        features = np.pad(features, ((0, PATCH_FRAMES - features.shape[0]), (0, 0)), mode="wrap")
     n = features.shape[0] // PATCH_FRAMES
-    if n == 0:
-        raise ValueError(
-            f"audio of {features.shape[0]} frames is shorter than one {PATCH_FRAMES}-frame "
-            f"(3 s) musicnn patch; give at least 3 s of audio"
-        )
     cut = features[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, features.shape[1])
     if limit is not None and n > limit:
         start = (n - limit) // 2
