@@ -42,7 +42,7 @@ test-unit: $(BIN)/snakemake $(MUSICNN)  ## the fast unit layer, in parallel
 bench: $(BIN)/snakemake $(MUSICNN)  ## benchmarks: features, judge, training throughput, fma_full DAG
 	$(BIN)/python bench/run_all.py
 
-lint: $(BIN)/snakemake         ## ruff (lint + format check), snakefmt --check, snakemake --lint
+lint: $(BIN)/snakemake $(MUSICNN)  ## ruff (lint + format check), snakefmt --check, snakemake --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check .
