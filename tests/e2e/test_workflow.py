@@ -196,11 +196,14 @@ def test_planted_brightness_drifts_show_in_the_evolution_table(workflow_run):
 
 
 def _job_counts(text: str) -> dict:
+    """The first job-stats table (Snakemake 9 prints one before the job blocks and one after)."""
     table = text.split("Job stats:")[1] if "Job stats:" in text else ""
     counts = {}
     for line in table.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+        if parts[:1] == ["total"]:
+            break
+        if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
     return counts
 
