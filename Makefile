@@ -39,10 +39,10 @@ test: $(BIN)/snakemake $(MUSICNN)  ## the test suite (unit, end-to-end, SLURM)
 test-unit: $(BIN)/snakemake $(MUSICNN)  ## the fast unit layer, in parallel
 	$(BIN)/python -m pytest -m unit -n 2 $(PYTEST_ARGS)
 
-bench: $(BIN)/snakemake $(MUSICNN)  ## benchmarks: features, training throughput, fma_full DAG
+bench: $(BIN)/snakemake $(MUSICNN)  ## benchmarks: features, judge, training throughput, fma_full DAG
 	$(BIN)/python bench/run_all.py
 
-lint: $(BIN)/snakemake         ## ruff (lint + format check), snakefmt --check, snakemake --lint
+lint: $(BIN)/snakemake $(MUSICNN)  ## ruff (lint + format check), snakefmt --check, snakemake --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check .

@@ -31,7 +31,8 @@ MODELS = list(config["models"])
 OPTIMISED_MODELS = list(config["optimise"]["models"])
 JUDGE = config["judge"]
 # A relative weights folder is the checkout's (made by `make setup`), whatever --directory says.
-JUDGE_WEIGHTS = Path(workflow.basedir) / JUDGE["weights_dir"]
+# Resolved, so that a copy of the workflow linking to the same weights schedules nothing new.
+JUDGE_WEIGHTS = (Path(workflow.basedir) / JUDGE["weights_dir"]).resolve()
 if not (JUDGE_WEIGHTS / "manifest.json").is_file():
     raise WorkflowError(
         f"musicnn weights missing under {JUDGE_WEIGHTS} (config key judge.weights_dir). "

@@ -1,4 +1,4 @@
-"""Rule judge_folder: musicnn tags and embedding of every ok track of one audio folder (incremental)."""
+"""Rule judge_folder: musicnn tags and embedding of every ok track of one folder (incremental)."""
 
 from pathlib import Path
 

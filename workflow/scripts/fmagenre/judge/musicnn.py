@@ -30,10 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fmagenre.io import PACKAGE_ROOT
-
 MODELS = ("MSD_musicnn", "MTT_musicnn")
-WEIGHTS_DIR = PACKAGE_ROOT.parents[2] / "resources" / "musicnn"
+WEIGHTS_DIR = Path(__file__).resolve().parents[4] / "resources" / "musicnn"  # the checkout's
 SR = 16000
 N_FFT = 512
 HOP = 256
@@ -96,7 +94,7 @@ class Musicnn(nn.Module):
         padded = F.pad(x, (0, 0, 3, 3))
         timbral = [block(padded).amax(dim=3) for block in self.timbral]
         temporal = []
-        for block, frames in zip(self.temporal, TEMPORAL_FRAMES):
+        for block, frames in zip(self.temporal, TEMPORAL_FRAMES, strict=True):
             before = (frames - 1) // 2  # TensorFlow "same": the extra frame goes after
             temporal.append(block(F.pad(x, (0, 0, before, frames - 1 - before))).amax(dim=3))
         front = torch.cat(timbral + temporal, dim=1)  # [B, 561, T]
@@ -222,13 +220,16 @@ def logmel(signal: np.ndarray, sr: int) -> np.ndarray:
 
 def patches(features: np.ndarray, limit: int | None = None) -> np.ndarray:
     """Cut [frames, 96] into non-overlapping [P, 187, 96] patches (a partial last one dropped);
-    with ``limit``, only the central ``limit`` patches (the judge costs ~1.4 GMAC per patch)."""
+    with ``limit``, only the central ``limit`` patches (the judge costs ~1.4 GMAC per patch).
+
+    Audio shorter than one patch (3 s) is wrapped around to fill it, as the packs pad short
+    clips, so that a short WAV is judged on its own content rather than on silence.
+    """
+    if features.shape[0] == 0:
+        raise ValueError("no audio frames to judge: the signal is empty")
+    if features.shape[0] < PATCH_FRAMES:
+        features = np.pad(features, ((0, PATCH_FRAMES - features.shape[0]), (0, 0)), mode="wrap")
     n = features.shape[0] // PATCH_FRAMES
-    if n == 0:
-        raise ValueError(
-            f"audio of {features.shape[0]} frames is shorter than one {PATCH_FRAMES}-frame "
-            f"(3 s) musicnn patch; give at least 3 s of audio"
-        )
     cut = features[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, features.shape[1])
     if limit is not None and n > limit:
         start = (n - limit) // 2

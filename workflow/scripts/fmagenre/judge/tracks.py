@@ -91,7 +91,8 @@ def judge_folder(
     ok = table.loc[table["status"] == "ok"].sort_values("track_id")
     net, _ = musicnn.load(model, weights_dir)
     weights = Path(weights_dir) / f"{model}.pt"
-    code = code_fingerprint("fmagenre.judge.tracks", exclude=("fmagenre.io",))
+    # an edit to the decoder or the judge re-judges every track (I/O-only edits do not)
+    code = code_fingerprint(__name__, exclude=("fmagenre.io",))
     expected = {
         "model": model,
         "weights_sha256": sha256_file(weights),

@@ -20,7 +20,7 @@ VGG_CHANNELS = [16, 32, 64, 128]
 
 
 def dense_head(size: int, fc: list[int], dropout: float, n_classes: int) -> nn.Sequential:
-    """Flatten, then fully connected ReLU layers of ``fc`` units (dropout after each), then linear."""
+    """Flatten, fully connected ReLU layers of ``fc`` units (dropout after each), then linear."""
     head: list[nn.Module] = [nn.Flatten()]
     for units in fc:
         head += [nn.Linear(size, units), nn.ReLU()]
