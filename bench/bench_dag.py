@@ -41,8 +41,21 @@ def _snakemake(work: Path, config: Path, *args: str, profile_to: Path | None = N
     command = [sys.executable]
     if profile_to:
         command += ["-m", "cProfile", "-o", str(profile_to)]
-    command += ["-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
-                "--configfile", str(config), "--workflow-profile", "none", "--cores", "1", *args]
+    command += [
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(config),
+        "--workflow-profile",
+        "none",
+        "--cores",
+        "1",
+        *args,
+    ]
     log = work / "snakemake.out"
     with open(log, "w") as out:
         start = time.perf_counter()
@@ -52,7 +65,9 @@ def _snakemake(work: Path, config: Path, *args: str, profile_to: Path | None = N
     process.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text()
     if process.returncode != 0:
-        raise SystemExit(f"snakemake {' '.join(args)} failed ({process.returncode}):\n{text[-6000:]}")
+        raise SystemExit(
+            f"snakemake {' '.join(args)} failed ({process.returncode}):\n{text[-6000:]}"
+        )
     return seconds, usage.ru_maxrss / 1024, text
 
 
@@ -75,13 +90,29 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_dag_") as tmp:
         work = Path(tmp)
         start = time.perf_counter()
-        generate(metadata_dir=work / "fma_metadata", audio_dir=work / "fma_full", preset="small",
-                 seed=0, faults=False, audio=False, n_tracks=N_TRACKS)
+        generate(
+            metadata_dir=work / "fma_metadata",
+            audio_dir=work / "fma_full",
+            preset="small",
+            seed=0,
+            faults=False,
+            audio=False,
+            n_tracks=N_TRACKS,
+        )
         generate_s = time.perf_counter() - start
         config = work / "bench.yaml"
-        config.write_text(yaml.safe_dump({"dataset": {
-            "metadata_dir": str(work / "fma_metadata"), "audio_dir": str(work / "fma_full"),
-            "subset": "full", "synthetic": {"enabled": False}}}))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "dataset": {
+                        "metadata_dir": str(work / "fma_metadata"),
+                        "audio_dir": str(work / "fma_full"),
+                        "subset": "full",
+                        "synthetic": {"enabled": False},
+                    }
+                }
+            )
+        )
 
         table_s, table_mib, _ = _snakemake(work, config, "results/metadata/tracks.tsv")
         tracks = sum(1 for _ in open(work / "results/metadata/tracks.tsv")) - 1
@@ -107,7 +138,10 @@ def main() -> int:
     print(f"{'fma_full-sized DAG (no audio)':<34}{'value':>12}")
     for key, value in result.items():
         print(f"  {key:<32}{value!s:>12}")
-    print("  jobs by rule: " + ", ".join(f"{rule}={n}" for rule, n in counts.items() if rule != "total"))
+    print(
+        "  jobs by rule: "
+        + ", ".join(f"{rule}={n}" for rule, n in counts.items() if rule != "total")
+    )
     print(json.dumps(result))
     return 0 if result["ok"] else 1
 

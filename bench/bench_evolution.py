@@ -34,9 +34,20 @@ from fmagenre.io import write_json  # noqa: E402
 
 EFFECTS = [0.0, 0.25, 0.5, 1.0, 1.5]  # planted change across the year range, within-genre SDs
 SIZES = {
-    "default": {"tracks": 64, "largest_artist": 2, "years": YEARS, "period_years": 3, "genres": 500},
-    "fma_small_like": {"tracks": 1000, "largest_artist": 7, "years": (2008, 2017), "period_years": 5,
-                       "genres": 100},
+    "default": {
+        "tracks": 64,
+        "largest_artist": 2,
+        "years": YEARS,
+        "period_years": 3,
+        "genres": 500,
+    },
+    "fma_small_like": {
+        "tracks": 1000,
+        "largest_artist": 7,
+        "years": (2008, 2017),
+        "period_years": 5,
+        "genres": 100,
+    },
 }
 MIN_TRACKS, MIN_ARTISTS, N_PERM, N_BOOT, ALPHA = 8, 3, 999, 1000, 0.05
 
@@ -50,9 +61,11 @@ def simulate_genre(rng: np.random.Generator, size: dict, effect_sd: float) -> pd
     first, last = size["years"]
     years = rng.integers(first, last + 1, len(sizes))[artists]
     share = artist_variance_share()
-    value = (rng.normal(0, np.sqrt(share), len(sizes))[artists]
-             + rng.normal(0, np.sqrt(1 - share), len(artists))
-             + effect_sd * (years - first) / (last - first))
+    value = (
+        rng.normal(0, np.sqrt(share), len(sizes))[artists]
+        + rng.normal(0, np.sqrt(1 - share), len(artists))
+        + effect_sd * (years - first) / (last - first)
+    )
     frame = pd.DataFrame({"genre": "g", "artist_id": artists, "year": years, "value": value})
     return frame.join(period_bins(frame["year"].astype(float), size["period_years"]))
 
@@ -67,10 +80,21 @@ def run_size(rng: np.random.Generator, size: dict) -> dict:
             tracks = simulate_genre(rng, size, effect)
             keep = eligible_tracks(tracks, cell_table(tracks, MIN_TRACKS, MIN_ARTISTS))
             kept = tracks[keep]
-            result = trend_test(kept["value"], kept["year"], kept["artist_id"], n_perm=N_PERM,
-                                n_boot=N_BOOT, rng=rng)
-            rows.append({"effect": effect, "rejected": result["p_value"] < ALPHA,
-                         "covered": result["ci_low"] <= true_slope <= result["ci_high"]})
+            result = trend_test(
+                kept["value"],
+                kept["year"],
+                kept["artist_id"],
+                n_perm=N_PERM,
+                n_boot=N_BOOT,
+                rng=rng,
+            )
+            rows.append(
+                {
+                    "effect": effect,
+                    "rejected": result["p_value"] < ALPHA,
+                    "covered": result["ci_low"] <= true_slope <= result["ci_high"],
+                }
+            )
     table = pd.DataFrame(rows).groupby("effect").mean()
     return {
         "n_genres_per_effect": size["genres"],
@@ -90,12 +114,18 @@ def figure(results: dict, path: Path) -> None:
     power.axhline(ALPHA, color="grey", ls="--", label=f"alpha {ALPHA}")
     power.axhline(0.8, color="grey", ls=":", label="power goal 0.8")
     power.axvline(DRIFT_SD, color="red", ls=":", label="default planted drift")
-    power.set(xlabel="planted drift across the year range (within-genre SD)",
-              ylabel="share of genres with p < 0.05", title="Trend test: rejection rate")
+    power.set(
+        xlabel="planted drift across the year range (within-genre SD)",
+        ylabel="share of genres with p < 0.05",
+        title="Trend test: rejection rate",
+    )
     coverage.axhline(0.95, color="grey", ls="--", label="nominal 0.95")
-    coverage.set(xlabel="planted drift across the year range (within-genre SD)",
-                 ylabel="share of CIs holding the true slope", title="95 % CI coverage of the slope",
-                 ylim=(0.8, 1.0))
+    coverage.set(
+        xlabel="planted drift across the year range (within-genre SD)",
+        ylabel="share of CIs holding the true slope",
+        title="95 % CI coverage of the slope",
+        ylim=(0.8, 1.0),
+    )
     power.legend(fontsize=8)
     coverage.legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,12 +137,20 @@ def main() -> int:
     rng = np.random.default_rng(0)
     results = {name: run_size(rng, size) for name, size in SIZES.items()}
     for name, result in results.items():
-        print(f"{name}: FPR {result['false_positive_rate']:.3f} (goal 0.03-0.07), power at "
-              f"{DRIFT_SD} SD {result['power_at_default_drift']:.3f} (goal >= 0.8), CI coverage "
-              f"{result['ci_coverage']:.3f} (goal >= 0.9); power curve {result['power_curve']}")
+        print(
+            f"{name}: FPR {result['false_positive_rate']:.3f} (goal 0.03-0.07), power at "
+            f"{DRIFT_SD} SD {result['power_at_default_drift']:.3f} (goal >= 0.8), CI coverage "
+            f"{result['ci_coverage']:.3f} (goal >= 0.9); power curve {result['power_curve']}"
+        )
     figure(results, ROOT / "results" / "figures" / "bench" / "evolution_calibration.png")
-    summary = {**results, "artist_variance_share": artist_variance_share(), "alpha": ALPHA,
-               "permutations": N_PERM, "bootstrap": N_BOOT, "seconds": time.perf_counter() - start}
+    summary = {
+        **results,
+        "artist_variance_share": artist_variance_share(),
+        "alpha": ALPHA,
+        "permutations": N_PERM,
+        "bootstrap": N_BOOT,
+        "seconds": time.perf_counter() - start,
+    }
     bench_json = ROOT / "results" / "bench.json"
     merged = json.loads(bench_json.read_text()) if bench_json.is_file() else {}
     merged["bench_evolution"] = summary

@@ -34,15 +34,15 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 os.environ.setdefault("TQDM_DISABLE", "1")  # keep the folder job's progress bar out of the table
 
-import librosa  # noqa: E402
+import librosa
 
-from fmagenre.data.audio import decode, encode_mp3  # noqa: E402
-from fmagenre.data.metadata import SPLITS  # noqa: E402
-from fmagenre.data.pack import pack_dataset  # noqa: E402
-from fmagenre.data.validate import ValidationParams  # noqa: E402
-from fmagenre.features.extract import FEATURES, FeatureParams, compute_features  # noqa: E402
-from fmagenre.features.store import extract_folder  # noqa: E402
-from fmagenre.io import write_tsv  # noqa: E402
+from fmagenre.data.audio import decode, encode_mp3
+from fmagenre.data.metadata import SPLITS
+from fmagenre.data.pack import pack_dataset
+from fmagenre.data.validate import ValidationParams
+from fmagenre.features.extract import FEATURES, FeatureParams, compute_features
+from fmagenre.features.store import extract_folder
+from fmagenre.io import write_tsv
 
 SR_IN, SECONDS = 44100, 30.0
 N_CLIPS, REPS, FOLDER_TRACKS = 4, 3, 40
@@ -146,17 +146,32 @@ def storage(work: Path, dtype: str) -> dict:
             for name in FEATURES:
                 result[f"{name}_mb"] += handle[name].id.get_storage_size() / MB / len(files)
     result["track_file_mb"] = sum(path.stat().st_size for path in files) / MB / len(files)
-    splits = pd.DataFrame({
-        "track_id": range(FOLDER_TRACKS),
-        "split": [{8: "validation", 9: "test"}.get(i % 10, "training") for i in range(FOLDER_TRACKS)],
-        "genre_top": "Rock", "label": 0, "year": 2000, "genres_all": "Rock", "folder": "000",
-    })  # fmt: skip
+    splits = pd.DataFrame(
+        {
+            "track_id": range(FOLDER_TRACKS),
+            "split": [
+                {8: "validation", 9: "test"}.get(i % 10, "training") for i in range(FOLDER_TRACKS)
+            ],
+            "genre_top": "Rock",
+            "label": 0,
+            "year": 2000,
+            "genres_all": "Rock",
+            "folder": "000",
+        }
+    )
     write_tsv(out / "splits.tsv", splits)
     write_tsv(out / "genres.tsv", pd.DataFrame({"label": [0], "genre": ["Rock"]}))
     for feature_set in DEFAULT_PACKS:
         paths = {split: out / "datasets" / feature_set / f"{split}.h5" for split in SPLITS}
-        pack_dataset(out / "splits.tsv", out / "genres.tsv", [out / "000" / "manifest.tsv"],
-                     out / "features", feature_set, None, paths)  # fmt: skip
+        pack_dataset(
+            out / "splits.tsv",
+            out / "genres.tsv",
+            [out / "000" / "manifest.tsv"],
+            out / "features",
+            feature_set,
+            None,
+            paths,
+        )
         size = sum(path.stat().st_size for path in paths.values())
         result[f"pack_{feature_set}_mb"] = size / MB / FOLDER_TRACKS
     result["total_mb"] = result["track_file_mb"] + sum(
@@ -222,7 +237,9 @@ def main() -> None:
         f"folder job, {FOLDER_TRACKS} tracks, 1 thread: {fresh:.1f} tracks/s fresh, "
         f"{cached:.1f} tracks/s rerun (all cached)"
     )
-    print(f"storage per 30 s track in MB (extractor/decode floor = {result['ours_over_floor']:.2f}):")
+    print(
+        f"storage per 30 s track in MB (extractor/decode floor = {result['ours_over_floor']:.2f}):"
+    )
     for dtype, row in sizes.items():
         print(f"  {dtype}: " + ", ".join(f"{key[:-3]} {value:.3f}" for key, value in row.items()))
     print(json.dumps(result))

@@ -22,10 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from bench_features import SR_IN, music, ours  # noqa: E402
+from bench_features import SR_IN, music, ours
 
-from fmagenre.data.audio import decode, encode_mp3  # noqa: E402
-from fmagenre.judge import musicnn  # noqa: E402
+from fmagenre.data.audio import decode, encode_mp3
+from fmagenre.judge import musicnn
 
 N_CLIPS, REPS, THREADS = 3, 2, (1, 2)
 

@@ -61,8 +61,17 @@ def write_dataset(root: Path, n: int) -> dict[str, Path]:
         write_track(root / "features" / h5, features, {**PARAMS.attrs(), "frames": FRAMES}, PARAMS)
         manifest.append({"track_id": track_id, "h5": h5, "frames": FRAMES})
         split = {8: "validation", 9: "test"}.get(track_id % 10, "training")
-        rows.append({"track_id": track_id, "split": split, "genre_top": f"g{track_id % GENRES}",
-                     "label": track_id % GENRES, "year": 2000, "genres_all": "", "folder": h5[:3]})  # fmt: skip
+        rows.append(
+            {
+                "track_id": track_id,
+                "split": split,
+                "genre_top": f"g{track_id % GENRES}",
+                "label": track_id % GENRES,
+                "year": 2000,
+                "genres_all": "",
+                "folder": h5[:3],
+            }
+        )
     write_tsv(root / "manifest.tsv", pd.DataFrame(manifest))
     write_tsv(root / "tracks.tsv", pd.DataFrame(rows))
     genres = pd.DataFrame({"label": range(GENRES), "genre": [f"g{i}" for i in range(GENRES)]})
@@ -107,8 +116,15 @@ def pack_step(root: Path) -> dict:
     """pack_dataset of the mfcc set in this process: seconds and peak RSS."""
     start = time.perf_counter()
     packs = {split: root / "datasets" / f"{split}.h5" for split in SPLITS}
-    pack_dataset(root / "tracks.tsv", root / "genres.tsv", [root / "manifest.tsv"],
-                 root / "features", "mfcc", None, packs)  # fmt: skip
+    pack_dataset(
+        root / "tracks.tsv",
+        root / "genres.tsv",
+        [root / "manifest.tsv"],
+        root / "features",
+        "mfcc",
+        None,
+        packs,
+    )
     return {
         "pack_s": time.perf_counter() - start,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -139,22 +155,26 @@ def main() -> None:
             }
     small, large = results[N], results[4 * N]
     rss_ratio = large["streamed"]["peak_rss_mb"] / small["streamed"]["peak_rss_mb"]
-    speed_ratio = (
-        small["streamed"]["train_samples_per_s"] / small["memory"]["train_samples_per_s"]
-    )
+    speed_ratio = small["streamed"]["train_samples_per_s"] / small["memory"]["train_samples_per_s"]
     pack_rss_ratio = large["pack"]["peak_rss_mb"] / small["pack"]["peak_rss_mb"]
     print(f"{MODEL} on mfcc packs [{PARAMS.n_mfcc} x {FRAMES}], 1 epoch + 1 scoring pass, 1 thread")
     print(f"{'tracks':>8} {'mode':>9} {'train/s':>9} {'score/s':>9} {'peak RSS MB':>12}")
     for n, row in results.items():
         for mode in ("memory", "streamed"):
             r = row[mode]
-            print(f"{n:8d} {mode:>9} {r['train_samples_per_s']:9.0f} {r['score_tracks_per_s']:9.0f}"
-                  f" {r['peak_rss_mb']:12.0f}")  # fmt: skip
-        print(f"{n:8d} {'packing':>9} {row['pack']['pack_s']:8.1f}s {'':>9} "
-              f"{row['pack']['peak_rss_mb']:12.0f}   ({row['pack_mb_on_disk']:.0f} MB on disk)")  # fmt: skip
-    print(f"streamed peak RSS 4N/N = {rss_ratio:.3f} (target <= 1.25); packing 4N/N = "
-          f"{pack_rss_ratio:.3f}; streamed/in-memory samples/s at N = {speed_ratio:.2f} "
-          "(target >= 0.8)")  # fmt: skip
+            print(
+                f"{n:8d} {mode:>9} {r['train_samples_per_s']:9.0f} {r['score_tracks_per_s']:9.0f}"
+                f" {r['peak_rss_mb']:12.0f}"
+            )
+        print(
+            f"{n:8d} {'packing':>9} {row['pack']['pack_s']:8.1f}s {'':>9} "
+            f"{row['pack']['peak_rss_mb']:12.0f}   ({row['pack_mb_on_disk']:.0f} MB on disk)"
+        )
+    print(
+        f"streamed peak RSS 4N/N = {rss_ratio:.3f} (target <= 1.25); packing 4N/N = "
+        f"{pack_rss_ratio:.3f}; streamed/in-memory samples/s at N = {speed_ratio:.2f} "
+        "(target >= 0.8)"
+    )
     summary = {
         "n": N,
         "results": {str(n): row for n, row in results.items()},

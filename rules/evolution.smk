@@ -2,73 +2,6 @@
 # model's held-out tracks) + audio descriptors -> cells, trends, verdicts -> figures; temporal
 # generalisation of the cheapest model. Paths are the contract of docs/ARCHITECTURE.md ("Evolution").
 
-EVOLUTION = config["evolution"]
-EVOLUTION_MODELS = list(EVOLUTION["models"])
-TEMPORAL_MODEL = EVOLUTION["temporal_model"]
-FOLDS = int(EVOLUTION["folds"])
-EVOLUTION_MEASURES = [
-    "margin",
-    "displacement",
-    "spectral_centroid_hz",
-    "tempo_bpm",
-    "onset_rate_hz",
-    "loudness_db",
-]
-# What the tables use, so that e.g. changing the folds reruns no table of a held-out run.
-TABLE_PARAMS = {
-    key: EVOLUTION[key]
-    for key in ("period_years", "min_tracks", "min_artists", "bootstrap", "permutations", "seed")
-}
-
-
-wildcard_constraints:
-    scheme=r"folds/\d+|temporal",
-    measure="|".join(EVOLUTION_MEASURES),
-
-
-def scheme_fold(wildcards):
-    """Fold number of a scheme ("folds/3" -> 3); None for the temporal split."""
-    return None if wildcards.scheme == "temporal" else int(wildcards.scheme.split("/")[1])
-
-
-def scheme_datasets(wildcards):
-    feature_set = config["models"][wildcards.model]["features"]
-    return {
-        split: f"results/evolution/{wildcards.scheme}/datasets/{feature_set}/{split}.h5"
-        for split in SPLITS
-    }
-
-
-def score_sources(wildcards):
-    """[model file, pack, fold] triples: each model file scores the tracks of its pack only."""
-    feature_set = config["models"][wildcards.model]["features"]
-    if EVOLUTION["scores"] == "heldout":
-        model_file = f"results/models/{wildcards.model}/checkpoint.pt"
-        return [
-            [model_file, f"results/datasets/{feature_set}/{split}.h5", -1]
-            for split in ("validation", "test")
-        ]
-    return [
-        [
-            f"results/evolution/{wildcards.model}/folds/{k}/checkpoint.pt",
-            f"results/evolution/folds/{k}/datasets/{feature_set}/test.h5",
-            k,
-        ]
-        for k in range(FOLDS)
-    ]
-
-
-def score_inputs(wildcards):
-    return sorted({path for source in score_sources(wildcards) for path in source[:2]})
-
-
-def evolution_gap(wildcards):
-    """The model's gap.tsv (its headline optima's margins, for gap_to_optimum) when it is optimised
-    too, else none."""
-    if wildcards.model in OPTIMISED_MODELS:
-        return [f"results/optimise/{wildcards.model}/gap.tsv"]
-    return []
-
 
 rule evolution_tracks:
     input:
@@ -128,7 +61,9 @@ rule evolution_pack:
         manifests=folder_manifests,
     output:
         **{
-            split: temp(f"results/evolution/{{scheme}}/datasets/{{feature_set}}/{split}.h5")
+            split: temp(
+                f"results/evolution/{{scheme}}/datasets/{{feature_set}}/{split}.h5"
+            )
             for split in SPLITS
         },
     log:
@@ -327,21 +262,3 @@ rule temporal_generalisation:
         code=fingerprint("temporal_generalisation"),
     script:
         "../workflow/scripts/temporal_generalisation.py"
-
-
-def evolution_targets():
-    targets = []
-    for model in EVOLUTION_MODELS:
-        targets += [
-            f"results/evolution/{model}/periods.tsv",
-            f"results/evolution/{model}/trends.tsv",
-            *expand(
-                "results/figures/evolution/{model}/{measure}.{ext}",
-                model=model,
-                measure=EVOLUTION_MEASURES,
-                ext=FIG_EXT,
-            ),
-        ]
-    if TEMPORAL_MODEL:
-        targets.append(f"results/evolution/{TEMPORAL_MODEL}/temporal_generalisation.tsv")
-    return targets

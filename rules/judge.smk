@@ -22,7 +22,7 @@ rule judge_folder:
     params:
         audio_dir=str(AUDIO_DIR),
         model=JUDGE["model"],
-        weights_dir=str(JUDGE_WEIGHTS),
+        weights_dir=lambda wildcards, input: str(Path(input.weights).parent),
         batch_patches=JUDGE["batch_patches"],
         max_patches=JUDGE["max_patches"],
         code=fingerprint("judge_folder"),
@@ -70,7 +70,7 @@ rule judge_audio:
         runtime=30,
     params:
         model=JUDGE["model"],
-        weights_dir=str(JUDGE_WEIGHTS),
+        weights_dir=lambda wildcards, input: str(Path(input.weights).parent),
         code=fingerprint("judge_audio"),
     script:
         "../workflow/scripts/judge_audio.py"

@@ -35,9 +35,17 @@ def read(run: Path, relative: str) -> pd.DataFrame:
 def null_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("null_run")
     # targets before --configfile: it takes every following word as a config file
-    snakemake(workdir, "--cores", "2", "results/evolution/li2010/trends.tsv",
-              "results/evolution/li2010/temporal_generalisation.tsv", "results/figures/evolution/li2010/margin.png",
-              "--configfile", str(ROOT / "tests/e2e/tiny.yaml"), str(NULL_CONFIG))
+    snakemake(
+        workdir,
+        "--cores",
+        "2",
+        "results/evolution/li2010/trends.tsv",
+        "results/evolution/li2010/temporal_generalisation.tsv",
+        "results/figures/evolution/li2010/margin.png",
+        "--configfile",
+        str(ROOT / "tests/e2e/tiny.yaml"),
+        str(NULL_CONFIG),
+    )
     return workdir
 
 
@@ -68,11 +76,15 @@ def test_null_dataset_gets_no_verdict(null_run):
     assert (periods.loc[~periods["eligible"], "n_tracks"] < 4).any() or periods["eligible"].all()
 
 
-def check_default_verdicts(run: Path, model: str = "vgg_mel", temporal_model: str = "li2010") -> pd.DataFrame:
+def check_default_verdicts(
+    run: Path, model: str = "vgg_mel", temporal_model: str = "li2010"
+) -> pd.DataFrame:
     """The verdict table against ground_truth.json; raises AssertionError on a wrong verdict."""
     truth = json.loads((run / METADATA / "ground_truth.json").read_text())["drifts"]
     trends = read(run, f"results/evolution/{model}/trends.tsv").set_index(["genre", "measure"])
-    temporal = read(run, f"results/evolution/{temporal_model}/temporal_generalisation.tsv").set_index("genre")
+    temporal = read(
+        run, f"results/evolution/{temporal_model}/temporal_generalisation.tsv"
+    ).set_index("genre")
     problems = []
     for genre, drift in truth.items():
         mine = trends.loc[genre]
@@ -83,7 +95,9 @@ def check_default_verdicts(run: Path, model: str = "vgg_mel", temporal_model: st
         expected = "rising" if drift["sign"] > 0 else "falling"
         descriptor = PLANTED_DESCRIPTOR[drift["parameter"]]
         if mine.loc[descriptor, "verdict"] != expected:
-            problems.append(f"{genre}: {descriptor} {mine.loc[descriptor, 'verdict']}, planted {expected}")
+            problems.append(
+                f"{genre}: {descriptor} {mine.loc[descriptor, 'verdict']}, planted {expected}"
+            )
         moved = mine.loc["displacement", "verdict"] == "rising" or temporal.loc[genre, "ci_low"] > 0
         if not moved:
             problems.append(f"{genre}: no model-based measure shows the planted drift")
@@ -91,13 +105,28 @@ def check_default_verdicts(run: Path, model: str = "vgg_mel", temporal_model: st
     return trends
 
 
-@pytest.mark.skipif(not os.environ.get("FMAGENRE_DEFAULT_E2E"),
-                    reason="the default run takes ~10 min on 2 cores: set FMAGENRE_DEFAULT_E2E=1 "
-                           "(or to a finished default run's directory)")
+@pytest.mark.skipif(
+    not os.environ.get("FMAGENRE_DEFAULT_E2E"),
+    reason="the default run takes ~10 min on 2 cores: set FMAGENRE_DEFAULT_E2E=1 "
+    "(or to a finished default run's directory)",
+)
 def test_default_run_recovers_the_planted_drifts_and_spares_the_controls(tmp_path):
     setting = os.environ["FMAGENRE_DEFAULT_E2E"]
     run = Path(setting) if Path(setting).is_dir() else tmp_path
     if run == tmp_path:
-        subprocess.run([str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(run),
-                        "--cores", "2"], check=True, capture_output=True, timeout=3600, cwd=ROOT)
+        subprocess.run(
+            [
+                str(SNAKEMAKE),
+                "--snakefile",
+                str(ROOT / "Snakefile"),
+                "--directory",
+                str(run),
+                "--cores",
+                "2",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=3600,
+            cwd=ROOT,
+        )
     check_default_verdicts(run)

@@ -9,8 +9,16 @@ from runner import TINY_CONFIG
 from fmagenre.io import genre_slug, read_tsv
 from fmagenre.optimise.optimum import read_optimum
 
-CHECKS = ["margin", "clamp_fraction", "knn_percentile", "frechet_distance", "roundtrip_share",
-          "spectral_convergence_db", "verdict", "failed_checks"]
+CHECKS = [
+    "margin",
+    "clamp_fraction",
+    "knn_percentile",
+    "frechet_distance",
+    "roundtrip_share",
+    "spectral_convergence_db",
+    "verdict",
+    "failed_checks",
+]
 
 
 def _config() -> dict:
@@ -23,8 +31,11 @@ def test_quality_has_every_genre_and_start_and_the_gap_reports_the_headline(work
     for model in config["optimise"]["models"]:
         root = workflow_run / "results/optimise" / model
         quality = read_tsv(root / "quality.tsv")
-        others = [name for name, spec in config["models"].items()
-                  if name != model and spec["features"] == config["models"][model]["features"]]
+        others = [
+            name
+            for name, spec in config["models"].items()
+            if name != model and spec["features"] == config["models"][model]["features"]
+        ]
         assert set(CHECKS + [f"transfer_rank_{o}" for o in others]) <= set(quality.columns)
         for genre in genres:
             optimum = read_optimum(root / f"{genre_slug(genre)}.h5")
@@ -43,7 +54,9 @@ def test_quality_has_every_genre_and_start_and_the_gap_reports_the_headline(work
             assert row.headline_start == pool.loc[pool["margin"].idxmax(), "start"]
             assert row.verdict == ("representative" if len(good) else "adversarial")
         roundtrip = read_tsv(workflow_run / "results/audio" / model / "roundtrip.tsv")
-        assert list(roundtrip.loc[roundtrip["source"] == "optimum", "start"]) == list(gap["headline_start"])
+        assert list(roundtrip.loc[roundtrip["source"] == "optimum", "start"]) == list(
+            gap["headline_start"]
+        )
         assert (roundtrip["spectral_convergence_db"] < 0).all()
 
 
@@ -56,6 +69,8 @@ def test_known_answer_names_the_nearest_planted_signature(workflow_run):
         assert list(known["genre"]) == genres
         assert (known["correct"] == (known["nearest_genre"] == known["genre"])).all()
         # correct exactly where the own signature is nearer than every other genre's
-        assert (known["correct"] == (known["own_distance"] <= known["nearest_other_distance"])).all()
+        assert (
+            known["correct"] == (known["own_distance"] <= known["nearest_other_distance"])
+        ).all()
         counts[model] = int(known["correct"].sum())
     print("known answer (headline optima nearest their own genre):", pd.Series(counts).to_dict())

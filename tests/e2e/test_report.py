@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import base64
-import re
 import os
+import re
 import shutil
 import subprocess
 import urllib.parse
 from pathlib import Path
 
 import pytest
+from runner import snakemake
 
 from fmagenre.figures.report_check import report_contents, report_entry
 from fmagenre.io import read_tsv
-from runner import snakemake
 
 CATEGORIES = {"Data", "Exploration", "Models", "Input optimisation", "Audio", "Evolution"}
-EDA = ["genre_cooccurrence", "genres_per_track", "tracks_per_split", "tracks_per_year", "mean_mel",
-       "mel_difference"]
+EDA = [
+    "genre_cooccurrence",
+    "genres_per_track",
+    "tracks_per_split",
+    "tracks_per_year",
+    "mean_mel",
+    "mel_difference",
+]
 FIGURE_SUFFIXES = {".png", ".svg", ".pdf"}
 
 
@@ -47,7 +53,9 @@ def test_report_has_the_six_categories(report):
 def test_evolution_section_lists_the_verdicts(report):
     evolution = report["categories"]["Evolution"]
     assert "results/evolution/vgg_mel/trends.tsv" in evolution["Verdicts"]
-    assert "results/evolution/li2010/temporal_generalisation.tsv" in {p for ps in evolution.values() for p in ps}
+    assert "results/evolution/li2010/temporal_generalisation.tsv" in {
+        p for ps in evolution.values() for p in ps
+    }
 
 
 def test_every_figure_of_the_run_is_in_the_report(workflow_run, report):

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from runner import ROOT, SNAKEMAKE, TINY_CONFIG, snakemake
 
 METADATA = "resources/synthetic/fma_metadata"
@@ -122,7 +121,9 @@ def test_changing_n_mfcc_reruns_features_and_downstream(data_run, tmp_path):
     counts, text = _dry_run_jobs(data_run, "--configfile", str(TINY_CONFIG), str(override))
     assert counts.get("extract_folder") == len(folders), text
     assert counts.get("pack_dataset", 0) >= 1, text
-    snakemake(data_run, "--cores", "2", "data_stage", "--configfile", str(TINY_CONFIG), str(override))
+    snakemake(
+        data_run, "--cores", "2", "data_stage", "--configfile", str(TINY_CONFIG), str(override)
+    )
     with h5py.File(data_run / "results/datasets/mfcc/training.h5") as packed:
         assert packed["x"].shape[1] == 13
 
@@ -130,10 +131,21 @@ def test_changing_n_mfcc_reruns_features_and_downstream(data_run, tmp_path):
 def test_killed_feature_job_leaves_nothing_trusted(data_run, tmp_path):
     """kill -9 the whole run while folder jobs write HDF5; the rerun equals an uninterrupted run."""
     shutil.copytree(data_run / "resources", tmp_path / "resources")
-    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-               "--configfile", str(TINY_CONFIG), "--cores", "1", "data_stage"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(TINY_CONFIG),
+        "--cores",
+        "1",
+        "data_stage",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 300
     while time.time() < deadline and not list((tmp_path / "results/features").rglob("*.h5")):
         time.sleep(0.05)
@@ -151,7 +163,9 @@ def test_killed_feature_job_leaves_nothing_trusted(data_run, tmp_path):
         name = f"results/datasets/mfcc+chroma+tonnetz/{split}.h5"  # the tiny config's widest set
         with h5py.File(data_run / name) as want, h5py.File(tmp_path / name) as got:
             for key in ("x", "y", "track_id", "mean", "std"):
-                np.testing.assert_array_equal(want[key][...], got[key][...], err_msg=f"{name}:{key}")
+                np.testing.assert_array_equal(
+                    want[key][...], got[key][...], err_msg=f"{name}:{key}"
+                )
     pd.testing.assert_frame_equal(_report(data_run), _report(tmp_path))
 
 
@@ -167,8 +181,9 @@ def test_bad_config_stops_before_any_job(tmp_path, override, key):
     bad = tmp_path / "bad.yaml"
     bad.write_text(override)
     # a real run, not a dry run: the config check must stop it before any job starts
-    result = snakemake(tmp_path, "--cores", "1", "--configfile", str(TINY_CONFIG), str(bad),
-                       check=False)
+    result = snakemake(
+        tmp_path, "--cores", "1", "--configfile", str(TINY_CONFIG), str(bad), check=False
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert key in output and "Fix:" in output
@@ -185,7 +200,9 @@ def test_evolution_tables_keep_their_contract(workflow_run):
 
     periods = pd.read_csv(workflow_run / "results/evolution/vgg_mel/periods.tsv", sep="\t")
     trends = pd.read_csv(workflow_run / "results/evolution/vgg_mel/trends.tsv", sep="\t")
-    temporal = pd.read_csv(workflow_run / "results/evolution/li2010/temporal_generalisation.tsv", sep="\t")
+    temporal = pd.read_csv(
+        workflow_run / "results/evolution/li2010/temporal_generalisation.tsv", sep="\t"
+    )
     assert list(periods.columns) == PERIOD_COLUMNS and list(trends.columns) == TREND_COLUMNS
     assert list(temporal.columns) == COLUMNS and "all" in set(temporal["genre"])
     assert set(trends["measure"]) == set(MEASURES)
@@ -208,7 +225,9 @@ def _job_counts(text: str) -> dict:
     return counts
 
 
-def test_editing_an_imported_module_schedules_exactly_the_rules_that_reach_it(workflow_run, tmp_path):
+def test_editing_an_imported_module_schedules_exactly_the_rules_that_reach_it(
+    workflow_run, tmp_path
+):
     """A comment added to figures/eda.py reruns the rules whose scripts import it, directly or not."""
     import re
 
@@ -233,15 +252,30 @@ def test_editing_an_imported_module_schedules_exactly_the_rules_that_reach_it(wo
         script = re.search(r'script:\s+"\.\./workflow/scripts/(\w+)\.py"', block)
         if name and script:
             rule_scripts[name.group(1)] = script.group(1)
-    reaching = {rule for rule, script in rule_scripts.items()
-                if scripts / module in import_closure(scripts / f"{script}.py")}
+    reaching = {
+        rule
+        for rule, script in rule_scripts.items()
+        if scripts / module in import_closure(scripts / f"{script}.py")
+    }
     assert reaching  # figures/eda.py is used by the EDA rules
     edited = copy / "workflow" / "scripts" / module
     edited.write_text(edited.read_text() + "\n# an edit that changes no behaviour\n")
     result = subprocess.run(
-        [str(SNAKEMAKE), "--snakefile", str(copy / "Snakefile"), "--directory", str(workflow_run),
-         "--configfile", str(TINY_CONFIG), "-n", "--cores", "1"],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(SNAKEMAKE),
+            "--snakefile",
+            str(copy / "Snakefile"),
+            "--directory",
+            str(workflow_run),
+            "--configfile",
+            str(TINY_CONFIG),
+            "-n",
+            "--cores",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     counts = _job_counts(result.stdout + result.stderr)
@@ -262,9 +296,18 @@ def test_seed_replicates_layout_and_summary(workflow_run):
     for name, count in counts.items():
         for k in range(count):
             folder = models / name if k == 0 else models / name / "replicates" / str(k)
-            for file in ("checkpoint.pt", "history.csv", "metrics.json", "curves.png", "confusion.png"):
+            for file in (
+                "checkpoint.pt",
+                "history.csv",
+                "metrics.json",
+                "curves.png",
+                "confusion.png",
+            ):
                 assert (folder / file).is_file(), folder / file
-            assert json.loads((folder / "metrics.json").read_text())["seed"] == tiny["training"]["seed"] + k
+            assert (
+                json.loads((folder / "metrics.json").read_text())["seed"]
+                == tiny["training"]["seed"] + k
+            )
         assert not (models / name / "replicates" / str(max(count, 1))).exists()
         rows = summary[summary["model"] == name]
         assert list(rows["replicate"]) == list(range(count)) and (rows["replicates"] == count).all()

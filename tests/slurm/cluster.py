@@ -21,7 +21,17 @@ import time
 from pathlib import Path
 
 PACKAGES = ["slurm-wlm", "munge"]
-BINARIES = ["munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo", "scontrol"]
+BINARIES = [
+    "munged",
+    "mungekey",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "squeue",
+    "scancel",
+    "sinfo",
+    "scontrol",
+]
 # Completed jobs stay visible to `squeue --states=all` this long (seconds): without accounting,
 # squeue is the only status source, for the executor plugin and for the test's assertions.
 MIN_JOB_AGE = 43200
@@ -55,7 +65,9 @@ def ensure_installed(timeout: int = 900) -> str | None:
         ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES],
     ):
         try:
-            result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+            result = subprocess.run(
+                command, capture_output=True, text=True, env=env, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             return f"`{' '.join(command)}` timed out after {timeout} s"
         if result.returncode != 0:
@@ -73,7 +85,9 @@ def _free_port() -> int:
 
 def _node_hardware() -> dict[str, str]:
     """The machine's real CPU layout and memory, as `slurmd -C` reports them."""
-    output = subprocess.run([_which("slurmd"), "-C"], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        [_which("slurmd"), "-C"], capture_output=True, text=True, check=True
+    ).stdout
     fields = dict(item.split("=", 1) for item in output.split() if "=" in item)
     keys = ["CPUs", "Boards", "SocketsPerBoard", "CoresPerSocket", "ThreadsPerCore", "RealMemory"]
     return {key: fields[key] for key in keys}
@@ -85,7 +99,7 @@ def _conf_owner(path: Path) -> int | None:
         first = path.read_text().split("\n", 1)[0]
     except OSError:
         return None
-    return int(first[len(MARKER):]) if first.startswith(MARKER) else None
+    return int(first[len(MARKER) :]) if first.startswith(MARKER) else None
 
 
 def _alive(pid: int) -> bool:
@@ -135,8 +149,10 @@ class SlurmCluster:
     def start(self, timeout: float = 60) -> None:
         address = socket.gethostbyname(self.node)
         if not address.startswith("127."):
-            raise ClusterUnavailable(f"host name {self.node} resolves to {address}, not to loopback: "
-                                     "the daemons would listen beyond localhost")
+            raise ClusterUnavailable(
+                f"host name {self.node} resolves to {address}, not to loopback: "
+                "the daemons would listen beyond localhost"
+            )
         for folder in ("munge", "state", "spool", "log"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             (self.root / folder).chmod(0o700)
@@ -158,7 +174,9 @@ class SlurmCluster:
         if self._processes and self.conf.exists():
             active = self._active_jobs()
             if active:
-                subprocess.run([_which("scancel"), *active], env=self.env, capture_output=True, timeout=30)
+                subprocess.run(
+                    [_which("scancel"), *active], env=self.env, capture_output=True, timeout=30
+                )
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and self._active_jobs():
                 time.sleep(0.5)
@@ -180,7 +198,11 @@ class SlurmCluster:
         """Every job the controller remembers (running and completed): id, name, partition, state."""
         output = subprocess.run(
             [_which("squeue"), "--states=all", "--noheader", "--format=%i|%j|%P|%T|%k"],
-            env=self.env, capture_output=True, text=True, check=True, timeout=30,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
         ).stdout
         keys = ["job_id", "name", "partition", "state", "comment"]
         return [dict(zip(keys, line.split("|", 4))) for line in output.splitlines() if line.strip()]
@@ -213,12 +235,12 @@ CredType=cred/munge
 AuthInfo=socket={self.munge_socket}
 SlurmUser=root
 SlurmdUser=root
-StateSaveLocation={self.root / 'state'}
-SlurmdSpoolDir={self.root / 'spool'}
-SlurmctldPidFile={self.root / 'slurmctld.pid'}
-SlurmdPidFile={self.root / 'slurmd.pid'}
-SlurmctldLogFile={self.logs / 'slurmctld.log'}
-SlurmdLogFile={self.logs / 'slurmd.log'}
+StateSaveLocation={self.root / "state"}
+SlurmdSpoolDir={self.root / "spool"}
+SlurmctldPidFile={self.root / "slurmctld.pid"}
+SlurmdPidFile={self.root / "slurmd.pid"}
+SlurmctldLogFile={self.logs / "slurmctld.log"}
+SlurmdLogFile={self.logs / "slurmd.log"}
 SlurmctldDebug=info
 SlurmdDebug=info
 # no cgroups in containers: track job processes by process group
@@ -242,9 +264,16 @@ NodeName={self.node} NodeAddr=127.0.0.1 NodeHostname={self.node} {hw} State=UNKN
 
     def _active_jobs(self) -> list[str]:
         result = subprocess.run(
-            [_which("squeue"), "--noheader", "--format=%i",
-             "--states=PENDING,CONFIGURING,RUNNING,COMPLETING,SUSPENDED"],
-            env=self.env, capture_output=True, text=True, timeout=30,
+            [
+                _which("squeue"),
+                "--noheader",
+                "--format=%i",
+                "--states=PENDING,CONFIGURING,RUNNING,COMPLETING,SUSPENDED",
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         return result.stdout.split() if result.returncode == 0 else []
 
@@ -253,8 +282,9 @@ NodeName={self.node} NodeAddr=127.0.0.1 NodeHostname={self.node} {hw} State=UNKN
         ours = f"SLURM_CONF={self.conf}".encode()
         for proc in Path("/proc").glob("[0-9]*"):
             try:
-                if (proc / "comm").read_text().strip() == "slurmstepd" and \
-                        ours in (proc / "environ").read_bytes().split(b"\0"):
+                if (proc / "comm").read_text().strip() == "slurmstepd" and ours in (
+                    proc / "environ"
+                ).read_bytes().split(b"\0"):
                     os.kill(int(proc.name), signal.SIGKILL)
             except (OSError, ValueError):
                 continue
@@ -271,39 +301,62 @@ NodeName={self.node} NodeAddr=127.0.0.1 NodeHostname={self.node} {hw} State=UNKN
 
     def _start_munge(self) -> None:
         key = self.root / "munge" / "munge.key"
-        subprocess.run([_which("mungekey"), "--create", f"--keyfile={key}"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [_which("mungekey"), "--create", f"--keyfile={key}"], check=True, capture_output=True
+        )
         key.chmod(0o600)
-        self._spawn("munged", [
-            _which("munged"), "--foreground", "--force",
-            f"--socket={self.munge_socket}", f"--key-file={key}",
-            f"--pid-file={self.root / 'munge' / 'munged.pid'}",
-            f"--seed-file={self.root / 'munge' / 'munged.seed'}",
-            f"--log-file={self.logs / 'munged.log'}",
-        ])
+        self._spawn(
+            "munged",
+            [
+                _which("munged"),
+                "--foreground",
+                "--force",
+                f"--socket={self.munge_socket}",
+                f"--key-file={key}",
+                f"--pid-file={self.root / 'munge' / 'munged.pid'}",
+                f"--seed-file={self.root / 'munge' / 'munged.seed'}",
+                f"--log-file={self.logs / 'munged.log'}",
+            ],
+        )
         self._wait(self.munge_socket.exists, 20, "munged's socket")
 
     def _spawn(self, name: str, command: list[str]) -> None:
         out = open(self.logs / f"{name}.out", "w")
-        self._processes.append(subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=self.env,
-        ))
+        self._processes.append(
+            subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=self.env,
+            )
+        )
         out.close()
 
     def _check_alive(self) -> None:
         for process in self._processes:
             if process.poll() is not None:
-                raise RuntimeError(f"{process.args[0]} exited ({process.returncode}):\n{self.log_tail()}"
-                                   + "".join(p.read_text() for p in self.logs.glob("*.out")))
+                raise RuntimeError(
+                    f"{process.args[0]} exited ({process.returncode}):\n{self.log_tail()}"
+                    + "".join(p.read_text() for p in self.logs.glob("*.out"))
+                )
 
     def _controller_up(self) -> bool:
-        return subprocess.run([_which("scontrol"), "ping"], env=self.env, capture_output=True,
-                              text=True).stdout.count("UP") > 0
+        return (
+            subprocess.run(
+                [_which("scontrol"), "ping"], env=self.env, capture_output=True, text=True
+            ).stdout.count("UP")
+            > 0
+        )
 
     def _node_idle(self) -> bool:
-        state = subprocess.run([_which("sinfo"), "--noheader", "--nodes", self.node, "--format=%T"],
-                               env=self.env, capture_output=True, text=True).stdout.split()
+        state = subprocess.run(
+            [_which("sinfo"), "--noheader", "--nodes", self.node, "--format=%T"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         return bool(state) and all(s == "idle" for s in state)
 
     def _wait(self, ready, timeout: float, what: str) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from cluster import ClusterUnavailable, SlurmCluster, ensure_installed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,8 +16,11 @@ SLURM_PROFILE = ROOT / "profiles" / "slurm"
 def profile_partitions(profile: dict) -> tuple[str, ...]:
     """The partitions the profile names, its default partition first."""
     default = profile["default-resources"]["slurm_partition"]
-    others = {res["slurm_partition"] for res in profile.get("set-resources", {}).values()
-              if "slurm_partition" in res}
+    others = {
+        res["slurm_partition"]
+        for res in profile.get("set-resources", {}).values()
+        if "slurm_partition" in res
+    }
     return (default, *sorted(others - {default}))
 
 
@@ -39,7 +41,9 @@ def slurm_cluster(tmp_path_factory, slurm_profile):
     reason = ensure_installed()
     if reason:
         _unavailable(reason)
-    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"), partitions=profile_partitions(slurm_profile))
+    cluster = SlurmCluster(
+        tmp_path_factory.mktemp("slurm"), partitions=profile_partitions(slurm_profile)
+    )
     try:
         cluster.start()
     except ClusterUnavailable as error:

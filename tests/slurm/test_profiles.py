@@ -11,7 +11,9 @@ from snakemake.cli import get_argument_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "profiles"
-RULE = re.compile(r"^\s*(?:rule|checkpoint) (\w+):(.*?)(?=^\s*(?:rule|checkpoint) \w+:|\Z)", re.M | re.S)
+RULE = re.compile(
+    r"^\s*(?:rule|checkpoint) (\w+):(.*?)(?=^\s*(?:rule|checkpoint) \w+:|\Z)", re.M | re.S
+)
 
 
 def _rules_using_the_device_resolver() -> set[str]:

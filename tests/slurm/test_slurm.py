@@ -31,8 +31,16 @@ TARGET_RULES = {"all", "data_stage"}
 
 
 def _run(workdir: Path, *args: str, env: dict | None = None, timeout: int = 1500):
-    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(TINY_CONFIG), *args]
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(TINY_CONFIG),
+        *args,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     text = result.stdout + result.stderr
     assert result.returncode == 0, f"snakemake {' '.join(args)} failed:\n{text[-12000:]}"
@@ -57,24 +65,38 @@ def _fit_to_test_node(resources: dict, cluster) -> dict:
 def _test_overrides(profile: dict, cluster) -> list[str]:
     # Command-line maps replace the profile's whole map, so every entry is restated here.
     defaults = _fit_to_test_node(profile["default-resources"], cluster)
-    per_rule = {rule: _fit_to_test_node(res, cluster) for rule, res in profile["set-resources"].items()}
+    per_rule = {
+        rule: _fit_to_test_node(res, cluster) for rule, res in profile["set-resources"].items()
+    }
     return [
-        "--workflow-profile", str(SLURM_PROFILE),
-        "--cores", str(cluster.cpus), "--max-threads", str(cluster.cpus),
-        "--slurm-init-seconds-before-status-checks", "2",
+        "--workflow-profile",
+        str(SLURM_PROFILE),
+        "--cores",
+        str(cluster.cpus),
+        "--max-threads",
+        str(cluster.cpus),
+        "--slurm-init-seconds-before-status-checks",
+        "2",
         "--slurm-keep-successful-logs",
-        "--default-resources", *[f"{key}={value}" for key, value in defaults.items()],
-        "--set-resources", *[f"{rule}:{key}={value}" for rule, res in per_rule.items()
-                             for key, value in res.items()],
+        "--default-resources",
+        *[f"{key}={value}" for key, value in defaults.items()],
+        "--set-resources",
+        *[f"{rule}:{key}={value}" for rule, res in per_rule.items() for key, value in res.items()],
     ]
 
 
 def _assert_same_results(local: Path, slurm: Path) -> None:
-    for table in ("results/validation/report.tsv", "results/splits/tracks.tsv",
-                  "results/splits/genres.tsv", "results/metadata/tracks.tsv"):
+    for table in (
+        "results/validation/report.tsv",
+        "results/splits/tracks.tsv",
+        "results/splits/genres.tsv",
+        "results/metadata/tracks.tsv",
+    ):
         pd.testing.assert_frame_equal(
             pd.read_csv(local / table, sep="\t", keep_default_na=False),
-            pd.read_csv(slurm / table, sep="\t", keep_default_na=False), obj=table)
+            pd.read_csv(slurm / table, sep="\t", keep_default_na=False),
+            obj=table,
+        )
     packs = sorted(p.relative_to(local) for p in (local / "results/datasets").rglob("*.h5"))
     assert packs, "the local run packed no datasets"
     assert packs == sorted(p.relative_to(slurm) for p in (slurm / "results/datasets").rglob("*.h5"))
@@ -82,11 +104,19 @@ def _assert_same_results(local: Path, slurm: Path) -> None:
         with h5py.File(local / pack) as want, h5py.File(slurm / pack) as got:
             assert set(want) == set(got), pack
             for key in want:
-                np.testing.assert_array_equal(want[key][...], got[key][...], err_msg=f"{pack}:{key}")
-    metrics = sorted(p.relative_to(local) for p in (local / "results/models").glob("*/metrics.json"))
-    assert metrics == sorted(p.relative_to(slurm) for p in (slurm / "results/models").glob("*/metrics.json"))
+                np.testing.assert_array_equal(
+                    want[key][...], got[key][...], err_msg=f"{pack}:{key}"
+                )
+    metrics = sorted(
+        p.relative_to(local) for p in (local / "results/models").glob("*/metrics.json")
+    )
+    assert metrics == sorted(
+        p.relative_to(slurm) for p in (slurm / "results/models").glob("*/metrics.json")
+    )
     for path in metrics:
-        assert json.loads((local / path).read_text()) == json.loads((slurm / path).read_text()), path
+        assert json.loads((local / path).read_text()) == json.loads((slurm / path).read_text()), (
+            path
+        )
 
 
 def test_tiny_workflow_on_slurm_equals_local_run(slurm_cluster, slurm_profile, tmp_path):
@@ -97,8 +127,12 @@ def test_tiny_workflow_on_slurm_equals_local_run(slurm_cluster, slurm_profile, t
     log = _run(slurm, *_test_overrides(slurm_profile, slurm_cluster), env=slurm_cluster.env)
     elapsed = time.monotonic() - start
 
-    submissions = {int(slurm_id): (job, Path(path)) for job, slurm_id, path in SUBMITTED.findall(log)}
-    submitted = {slurm_id: (int(job), path) for slurm_id, (job, path) in submissions.items() if job.isdigit()}
+    submissions = {
+        int(slurm_id): (job, Path(path)) for job, slurm_id, path in SUBMITTED.findall(log)
+    }
+    submitted = {
+        slurm_id: (int(job), path) for slurm_id, (job, path) in submissions.items() if job.isdigit()
+    }
     grouped = {slurm_id: path for slurm_id, (job, path) in submissions.items() if not job.isdigit()}
     finished = {int(job): rule for job, rule in FINISHED.findall(log)}
     executed = {job: rule for job, rule in finished.items() if rule not in TARGET_RULES}
@@ -107,22 +141,31 @@ def test_tiny_workflow_on_slurm_equals_local_run(slurm_cluster, slurm_profile, t
     # every executed job went through sbatch, exactly once (no retry, no local execution): alone,
     # or inside one group job whose log shows it ran
     assert sorted(job for job, _ in submitted.values()) == sorted(
-        job for job, rule in executed.items() if rule not in group_rules), log[-8000:]
-    in_groups = Counter(rule for path in grouped.values() for rule in RULE_RUN.findall(path.read_text()))
+        job for job, rule in executed.items() if rule not in group_rules
+    ), log[-8000:]
+    in_groups = Counter(
+        rule for path in grouped.values() for rule in RULE_RUN.findall(path.read_text())
+    )
     expected = Counter(rule for rule in executed.values() if rule in group_rules)
-    assert set(in_groups) == set(expected) and all(in_groups[r] >= n for r, n in expected.items()), (
-        in_groups, expected)
+    assert set(in_groups) == set(expected) and all(
+        in_groups[r] >= n for r, n in expected.items()
+    ), (in_groups, expected)
     assert len(grouped) < sum(in_groups.values()), "groups should merge jobs"
 
     queue = {int(job["job_id"]): job for job in slurm_cluster.squeue()}
     assert set(queue) == set(submissions), (queue, submissions)
-    partitions = {rule: res.get("slurm_partition") for rule, res in slurm_profile["set-resources"].items()}
+    partitions = {
+        rule: res.get("slurm_partition") for rule, res in slurm_profile["set-resources"].items()
+    }
     default_partition = slurm_profile["default-resources"]["slurm_partition"]
     for slurm_id, (job, slurm_log) in submitted.items():
         rule = executed[job]
         assert queue[slurm_id]["state"] == "COMPLETED", queue[slurm_id]
         assert queue[slurm_id]["comment"].startswith(f"rule_{rule}"), queue[slurm_id]
-        assert queue[slurm_id]["partition"] == (partitions.get(rule) or default_partition), (rule, queue[slurm_id])
+        assert queue[slurm_id]["partition"] == (partitions.get(rule) or default_partition), (
+            rule,
+            queue[slurm_id],
+        )
         # the job's own log: Snakemake ran the rule inside the SLURM allocation
         assert re.search(rf"^(rule|checkpoint) {rule}:", slurm_log.read_text(), re.M), slurm_log
     for slurm_id in grouped:
@@ -130,5 +173,7 @@ def test_tiny_workflow_on_slurm_equals_local_run(slurm_cluster, slurm_profile, t
         assert queue[slurm_id]["partition"] == default_partition, queue[slurm_id]
 
     _assert_same_results(local, slurm)
-    print(f"\nSLURM run: {len(submissions)} SLURM jobs ({len(grouped)} group jobs), {elapsed:.0f} s "
-          f"({', '.join(f'{r}={n}' for r, n in sorted(pd.Series(executed).value_counts().items()))})")
+    print(
+        f"\nSLURM run: {len(submissions)} SLURM jobs ({len(grouped)} group jobs), {elapsed:.0f} s "
+        f"({', '.join(f'{r}={n}' for r, n in sorted(pd.Series(executed).value_counts().items()))})"
+    )

@@ -54,9 +54,13 @@ def write_packs(
             handle["year"] = np.full(len(y), np.nan, dtype=np.float32)
             handle["mean"], handle["std"] = mean, std
             handle.attrs.update(
-                feature_set=feature_set, bands=json.dumps(bands), frames=frames,
-                genres=json.dumps(GENRES), pad_policy="centre-crop; pad-end-wrap", **PARAMS,
-            )  # fmt: skip
+                feature_set=feature_set,
+                bands=json.dumps(bands),
+                frames=frames,
+                genres=json.dumps(GENRES),
+                pad_policy="centre-crop; pad-end-wrap",
+                **PARAMS,
+            )
         paths[split] = str(path)
     return paths
 
@@ -80,6 +84,11 @@ def spec(name: str = "m", **model) -> dict:
 
 
 def outputs(folder: Path) -> dict:
-    names = {"checkpoint": "checkpoint.pt", "history": "history.csv", "metrics": "metrics.json",
-             "curves": "curves.png", "confusion": "confusion.png"}  # fmt: skip
+    names = {
+        "checkpoint": "checkpoint.pt",
+        "history": "history.csv",
+        "metrics": "metrics.json",
+        "curves": "curves.png",
+        "confusion": "confusion.png",
+    }
     return {key: str(folder / name) for key, name in names.items()}

@@ -63,7 +63,9 @@ def test_genre_list_naming_an_absent_genre(default_config):
 def test_baseline_genre_must_exist(default_config):
     default_config["figures"] = {"baseline_genre": "Polka"}
     message = _problem(default_config)
-    assert "figures.baseline_genre" in message and "Electronic" in message  # names the genres present
+    assert (
+        "figures.baseline_genre" in message and "Electronic" in message
+    )  # names the genres present
 
 
 def test_baseline_genre_defaults_to_null_meaning_the_largest_genre(default_config):
@@ -105,10 +107,20 @@ def test_evolution_models_must_be_configured(default_config, key):
 
 def test_evolution_defaults_live_in_the_schema(default_config):
     evolution = validate_config(copy.deepcopy(default_config))["evolution"]
-    assert (evolution["folds"], evolution["scores"], evolution["period_years"]) == (5, "crossfit", 3)
-    assert (evolution["min_tracks"], evolution["min_artists"], evolution["bootstrap"]) == (8, 3, 1000)
+    assert (evolution["folds"], evolution["scores"], evolution["period_years"]) == (
+        5,
+        "crossfit",
+        3,
+    )
+    assert (evolution["min_tracks"], evolution["min_artists"], evolution["bootstrap"]) == (
+        8,
+        3,
+        1000,
+    )
     assert evolution["year_source"] == "released" and evolution["permutations"] >= 999
-    assert validate_config(copy.deepcopy(default_config))["dataset"]["synthetic"]["drift_scale"] == 1.0
+    assert (
+        validate_config(copy.deepcopy(default_config))["dataset"]["synthetic"]["drift_scale"] == 1.0
+    )
 
 
 def test_all_problems_are_reported_at_once(default_config):

@@ -65,4 +65,6 @@ def test_dataclass_defaults_agree_with_the_schema(cls):
     for name, field in fields.items():
         if field.default is not dataclasses.MISSING:
             value = list(field.default) if isinstance(field.default, tuple) else field.default
-            assert value == section[name], f"{cls.__name__}.{name}: {value!r} vs schema {section[name]!r}"
+            assert value == section[name], (
+                f"{cls.__name__}.{name}: {value!r} vs schema {section[name]!r}"
+            )

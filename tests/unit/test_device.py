@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from models_helpers import outputs, spec, write_packs
 
 from fmagenre.data.loader import make_split, storage_device
 from fmagenre.data.pack import read_packs
 from fmagenre.device import resolve_device
 from fmagenre.models.train import train_model
-
-from models_helpers import outputs, spec, write_packs
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(

@@ -12,15 +12,17 @@ from fmagenre.io import write_tsv
 
 ATTRS = {"sr": 22050, "hop_length": 512, "n_mels": 8, "fmin": 0.0}
 # Four tracks: genres_all ids and their top-level titles as the track table writes them.
-TABLE = pd.DataFrame({
-    "track_id": [1, 2, 3, 4],
-    "folder": ["000"] * 4,
-    "genre_top": ["Rock", "Pop", "Rock", ""],
-    "genres_all": ["[12, 25]", "[10]", "[12, 10, 76]", "[]"],
-    "genres_all_top": ["Rock", "Pop", "Pop|Rock|Experimental", ""],
-    "split": ["training", "training", "test", ""],
-    "year": [2008, 2010, np.nan, 2009],
-})
+TABLE = pd.DataFrame(
+    {
+        "track_id": [1, 2, 3, 4],
+        "folder": ["000"] * 4,
+        "genre_top": ["Rock", "Pop", "Rock", ""],
+        "genres_all": ["[12, 25]", "[10]", "[12, 10, 76]", "[]"],
+        "genres_all_top": ["Rock", "Pop", "Pop|Rock|Experimental", ""],
+        "split": ["training", "training", "test", ""],
+        "year": [2008, 2010, np.nan, 2009],
+    }
+)
 
 
 @pytest.fixture
@@ -32,10 +34,22 @@ def saved(monkeypatch):
     def keep(fig, path):
         figures[str(path)] = {
             "title": fig._suptitle.get_text() if fig._suptitle else "",
-            "axes": [(ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), ax.get_label(),
-                      [img.norm for img in ax.get_images()]) for ax in fig.axes if ax.get_visible()],
-            "bars": {label.get_text(): patch.get_height() for ax in fig.axes[:1]
-                     for label, patch in zip(ax.get_xticklabels(), ax.patches)},
+            "axes": [
+                (
+                    ax.get_title(),
+                    ax.get_xlabel(),
+                    ax.get_ylabel(),
+                    ax.get_label(),
+                    [img.norm for img in ax.get_images()],
+                )
+                for ax in fig.axes
+                if ax.get_visible()
+            ],
+            "bars": {
+                label.get_text(): patch.get_height()
+                for ax in fig.axes[:1]
+                for label, patch in zip(ax.get_xticklabels(), ax.patches)
+            },
         }
         real(fig, path)
 
@@ -82,8 +96,9 @@ def _mel_inputs(tmp_path, frames_per_track):
 
 
 def test_mean_mel_crops_and_averages_only_frames_a_track_has(tmp_path):
-    tracks, manifest = _mel_inputs(tmp_path, [("Electronic", 10), ("Electronic", 10), ("Rock", 12),
-                                              ("Rock", 6), ("Pop", 10)])
+    tracks, manifest = _mel_inputs(
+        tmp_path, [("Electronic", 10), ("Electronic", 10), ("Rock", 12), ("Rock", 6), ("Pop", 10)]
+    )
     means, info = eda.genre_mean_mel(tracks, manifest, tmp_path)
     assert info["frames"] == 10 and info["n_mels"] == 8 and info["tracks"]["Rock"] == 2
     assert sorted(means) == ["Electronic", "Pop", "Rock"]
@@ -105,7 +120,11 @@ def test_mean_mel_names_tracks_without_features(tmp_path):
 
 
 def test_difference_panels_share_one_symmetric_scale(tmp_path, saved):
-    means = {"Electronic": np.zeros((8, 10)), "Pop": np.full((8, 10), 3.0), "Rock": np.full((8, 10), -6.0)}
+    means = {
+        "Electronic": np.zeros((8, 10)),
+        "Pop": np.full((8, 10), 3.0),
+        "Rock": np.full((8, 10), -6.0),
+    }
     info = {**ATTRS, "frames": 10, "tracks": {"Electronic": 1, "Pop": 1, "Rock": 1}}
     path = tmp_path / "diff.png"
     eda.plot_mel_difference(eda.mel_differences(means, "Electronic"), "Electronic", info, path)
@@ -116,7 +135,9 @@ def test_difference_panels_share_one_symmetric_scale(tmp_path, saved):
     assert norms == {(-6.0, 6.0)}
     assert all(p[1] == "time (s)" and p[2] == "mel band centre (Hz)" for p in panels)
     assert "Electronic" in saved[str(path)]["title"]
-    assert eda.symmetric_limit([np.zeros(3)]) == 1.0  # an all-zero difference still gets a usable scale
+    assert (
+        eda.symmetric_limit([np.zeros(3)]) == 1.0
+    )  # an all-zero difference still gets a usable scale
 
 
 def test_mel_figures_from_files(tmp_path, saved):
@@ -126,8 +147,13 @@ def test_mel_figures_from_files(tmp_path, saved):
     tracks["split"] = ["training", "training", "training", "test", "training"]
     write_tsv(tmp_path / "splits.tsv", tracks)
     write_tsv(tmp_path / "000" / "manifest.tsv", manifest)
-    outputs = {"mean_mel": tmp_path / "mean_mel.svg", "mel_difference": tmp_path / "mel_difference.pdf"}
-    eda.mel_figures(tmp_path / "splits.tsv", [tmp_path / "000" / "manifest.tsv"], tmp_path, "Rock", outputs)
+    outputs = {
+        "mean_mel": tmp_path / "mean_mel.svg",
+        "mel_difference": tmp_path / "mel_difference.pdf",
+    }
+    eda.mel_figures(
+        tmp_path / "splits.tsv", [tmp_path / "000" / "manifest.tsv"], tmp_path, "Rock", outputs
+    )
     assert outputs["mean_mel"].read_text().startswith("<?xml")
     assert outputs["mel_difference"].read_bytes().startswith(b"%PDF")
     mean = saved[str(outputs["mean_mel"])]
@@ -135,8 +161,9 @@ def test_mel_figures_from_files(tmp_path, saved):
     colourbars = [axes for axes in mean["axes"] if axes[3] == "<colorbar>"]
     assert len(colourbars) == 1
     with pytest.raises(ValueError, match="Fix: set figures.baseline_genre"):
-        eda.mel_figures(tmp_path / "splits.tsv", [tmp_path / "000" / "manifest.tsv"], tmp_path, "Jazz",
-                        outputs)
+        eda.mel_figures(
+            tmp_path / "splits.tsv", [tmp_path / "000" / "manifest.tsv"], tmp_path, "Jazz", outputs
+        )
 
 
 def test_metadata_figures_are_written_with_titles_and_labels(tmp_path, saved):
@@ -145,26 +172,49 @@ def test_metadata_figures_are_written_with_titles_and_labels(tmp_path, saved):
     write_tsv(tmp_path / "tracks.tsv", TABLE)
     write_tsv(tmp_path / "splits.tsv", splits)
     write_tsv(tmp_path / "genres.tsv", genres)
-    outputs = {name: tmp_path / f"{name}.png" for name in
-               ("genre_cooccurrence", "genres_per_track", "tracks_per_split", "tracks_per_year")}
-    eda.metadata_figures(tmp_path / "tracks.tsv", tmp_path / "splits.tsv", tmp_path / "genres.tsv", outputs)
+    outputs = {
+        name: tmp_path / f"{name}.png"
+        for name in (
+            "genre_cooccurrence",
+            "genres_per_track",
+            "tracks_per_split",
+            "tracks_per_year",
+        )
+    }
+    eda.metadata_figures(
+        tmp_path / "tracks.tsv", tmp_path / "splits.tsv", tmp_path / "genres.tsv", outputs
+    )
     for name, path in outputs.items():
         assert path.read_bytes().startswith(b"\x89PNG"), name
         figure = saved[str(path)]
-        assert figure["title"] or all(axes[0] for axes in figure["axes"] if axes[3] != "<colorbar>"), name
+        assert figure["title"] or all(
+            axes[0] for axes in figure["axes"] if axes[3] != "<colorbar>"
+        ), name
     assert "1 without a year" in saved[str(outputs["tracks_per_year"])]["axes"][0][0]
     assert "training 2" in saved[str(outputs["tracks_per_split"])]["axes"][0][0]
 
 
 def test_validation_status_counts_every_status(tmp_path, saved):
-    report = pd.DataFrame({"track_id": [1, 2, 3], "status": ["ok", "short", "ok"], "reason": ["", "2 s", ""]})
+    report = pd.DataFrame(
+        {"track_id": [1, 2, 3], "status": ["ok", "short", "ok"], "reason": ["", "2 s", ""]}
+    )
     write_tsv(tmp_path / "report.tsv", report)
     path = tmp_path / "status.png"
     eda.validation_status_figure(tmp_path / "report.tsv", path)
     assert path.read_bytes().startswith(b"\x89PNG")
     title, xlabel, ylabel = saved[str(path)]["axes"][0][:3]
-    assert (title, xlabel, ylabel) == ("Clip validation: 2 of 3 tracks usable", "validation status", "tracks")
-    assert saved[str(path)]["bars"] == {"ok": 2, "short": 1, "silent": 0, "undecodable": 0, "missing": 0}
+    assert (title, xlabel, ylabel) == (
+        "Clip validation: 2 of 3 tracks usable",
+        "validation status",
+        "tracks",
+    )
+    assert saved[str(path)]["bars"] == {
+        "ok": 2,
+        "short": 1,
+        "silent": 0,
+        "undecodable": 0,
+        "missing": 0,
+    }
 
 
 def test_null_baseline_is_the_genre_with_most_training_tracks(tmp_path, saved):
@@ -174,7 +224,11 @@ def test_null_baseline_is_the_genre_with_most_training_tracks(tmp_path, saved):
     write_tsv(tmp_path / "splits.tsv", tracks)
     write_tsv(tmp_path / "000" / "manifest.tsv", manifest)
     outputs = {"mean_mel": tmp_path / "mean_mel.png", "mel_difference": tmp_path / "diff.png"}
-    eda.mel_figures(tmp_path / "splits.tsv", [tmp_path / "000" / "manifest.tsv"], tmp_path, None, outputs)
+    eda.mel_figures(
+        tmp_path / "splits.tsv", [tmp_path / "000" / "manifest.tsv"], tmp_path, None, outputs
+    )
     assert "minus Rock's" in saved[str(outputs["mel_difference"])]["title"]
-    assert eda.choose_baseline(None, {"Pop": 3, "Jazz": 3, "Rock": 1}) == "Jazz"  # ties: alphabetical
+    assert (
+        eda.choose_baseline(None, {"Pop": 3, "Jazz": 3, "Rock": 1}) == "Jazz"
+    )  # ties: alphabetical
     assert eda.choose_baseline("Pop", {"Rock": 1}) == "Pop"  # explicit: checked by mel_differences

@@ -7,13 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from models_helpers import GENRES, spec, write_packs
+
 from fmagenre.evolution.measures import model_outputs, score_tracks
 from fmagenre.io import read_tsv, write_tsv
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.checkpoint import save_checkpoint
 from fmagenre.models.margin import genre_margins
 from fmagenre.models.zoo import build_model
-from models_helpers import GENRES, spec, write_packs
 
 
 def checkpoint(tmp_path, name, feature_set, frames, packs, **model):
@@ -23,17 +24,30 @@ def checkpoint(tmp_path, name, feature_set, frames, packs, **model):
     torch.manual_seed(0)
     net = build_model(model_spec, channels, frames, len(GENRES))
     path = tmp_path / f"{name}.pt"
-    save_checkpoint(path, net, {"spec": model_spec, "genres": GENRES, "mean": torch.from_numpy(mean),
-                                "std": torch.from_numpy(std), "input_shape": [channels, frames]})
+    save_checkpoint(
+        path,
+        net,
+        {
+            "spec": model_spec,
+            "genres": GENRES,
+            "mean": torch.from_numpy(mean),
+            "std": torch.from_numpy(std),
+            "input_shape": [channels, frames],
+        },
+    )
     return str(path)
 
 
-@pytest.mark.parametrize("arch, feature_set, frames, extra", [
-    ("li2010", "mfcc", 300, {"fc": [16]}),
-    ("vgg", "mel", 100, {"channels": [4, 8], "segment_seconds": 100 * 512 / 22050}),
-])
-def test_embedding_is_the_last_layers_input_and_logits_match_track_logits(tmp_path, arch, feature_set,
-                                                                          frames, extra):
+@pytest.mark.parametrize(
+    "arch, feature_set, frames, extra",
+    [
+        ("li2010", "mfcc", 300, {"fc": [16]}),
+        ("vgg", "mel", 100, {"channels": [4, 8], "segment_seconds": 100 * 512 / 22050}),
+    ],
+)
+def test_embedding_is_the_last_layers_input_and_logits_match_track_logits(
+    tmp_path, arch, feature_set, frames, extra
+):
     packs = write_packs(tmp_path, feature_set=feature_set, frames=300)
     path = checkpoint(tmp_path, arch, feature_set, frames, packs, arch=arch, **extra)
     model, info = load_model(path)
@@ -45,7 +59,9 @@ def test_embedding_is_the_last_layers_input_and_logits_match_track_logits(tmp_pa
     assert logits == pytest.approx(expected, abs=1e-5)
     last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
     # the mean of segment logits is affine in the mean of segment embeddings
-    rebuilt = embedding @ last.weight.detach().double().numpy().T + last.bias.detach().double().numpy()
+    rebuilt = (
+        embedding @ last.weight.detach().double().numpy().T + last.bias.detach().double().numpy()
+    )
     assert rebuilt == pytest.approx(logits, abs=1e-4)
     assert embedding.shape == (len(x), last.in_features)
 
@@ -58,18 +74,35 @@ def test_track_scores_name_the_model_that_scored_each_track(tmp_path):
     path = checkpoint(tmp_path, "m", "mfcc", 300, packs)
     ids = list(range(100, 116)) + list(range(200, 216))
     genre = [GENRES[i % 4] for i in range(16)] * 2
-    followed = pd.DataFrame({"track_id": ids, "genre": genre, "artist_id": ids, "split": "test",
-                             "year": 2010, "year_source": "released"})
+    followed = pd.DataFrame(
+        {
+            "track_id": ids,
+            "genre": genre,
+            "artist_id": ids,
+            "split": "test",
+            "year": 2010,
+            "year_source": "released",
+        }
+    )
     followed = followed[followed["track_id"] != 205]  # not followed (e.g. no release year)
     write_tsv(tmp_path / "followed.tsv", followed)
-    score_tracks([(path, packs["validation"], 0), (path, packs["test"], 1)], str(tmp_path / "followed.tsv"),
-                 str(tmp_path / "scores.tsv"), str(tmp_path / "embeddings.h5"))
+    score_tracks(
+        [(path, packs["validation"], 0), (path, packs["test"], 1)],
+        str(tmp_path / "followed.tsv"),
+        str(tmp_path / "scores.tsv"),
+        str(tmp_path / "embeddings.h5"),
+    )
     scores = read_tsv(tmp_path / "scores.tsv")
     assert list(scores["track_id"]) == sorted(followed["track_id"])
-    assert set(scores.loc[scores["track_id"] < 200, "fold"]) == {0} and (scores["scored_by"] == path).all()
+    assert (
+        set(scores.loc[scores["track_id"] < 200, "fold"]) == {0}
+        and (scores["scored_by"] == path).all()
+    )
     margins = scores[[f"margin_{g}" for g in GENRES]]
     own = [GENRES.index(g) for g in scores["genre"]]
-    assert scores["margin"].to_numpy() == pytest.approx(margins.to_numpy()[np.arange(len(own)), own])
+    assert scores["margin"].to_numpy() == pytest.approx(
+        margins.to_numpy()[np.arange(len(own)), own]
+    )
     model, info = load_model(path)
     with h5py.File(packs["test"], "r") as handle:
         x = handle["x"][()]

@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy.stats import kstest
+
 from fmagenre.evolution.stats import (
     best_corrected,
     cluster_bootstrap,
@@ -13,7 +15,6 @@ from fmagenre.evolution.stats import (
     trend_test,
     verdicts,
 )
-from scipy.stats import kstest
 
 
 def clustered_sample(rng, n_artists, tracks_per_artist=3, artist_sd=1.0, track_sd=0.5):
@@ -81,8 +82,12 @@ def null_genre(rng, n_artists=24):
 
 def test_permutation_p_is_uniform_under_the_null():
     rng = np.random.default_rng(6)
-    p = np.array([trend_test(*null_genre(rng), n_perm=999, n_boot=10, rng=rng)["p_value"]
-                  for _ in range(400)])
+    p = np.array(
+        [
+            trend_test(*null_genre(rng), n_perm=999, n_boot=10, rng=rng)["p_value"]
+            for _ in range(400)
+        ]
+    )
     assert kstest(p, "uniform").pvalue > 0.01
     assert 0.02 <= np.mean(p < 0.05) <= 0.09
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from fmagenre.evolution.cells import cell_table, eligible_tracks, period_bins
 from fmagenre.evolution.folds import (
     assign_folds,
@@ -25,9 +26,17 @@ def genre_tracks(rng, genres=("A", "B"), artists_per_genre=30, slope=None):
             year = int(rng.integers(2006, 2018))
             effect = rng.normal(0, 0.6)
             for _ in range(int(rng.integers(1, 3))):
-                rows.append({"track_id": len(rows) + 1, "genre": genre, "artist_id": artist, "year": year,
-                             "value": effect + rng.normal(0, 0.8)
-                             + (slope or {}).get(genre, 0.0) * (year - 2006)})
+                rows.append(
+                    {
+                        "track_id": len(rows) + 1,
+                        "genre": genre,
+                        "artist_id": artist,
+                        "year": year,
+                        "value": effect
+                        + rng.normal(0, 0.8)
+                        + (slope or {}).get(genre, 0.0) * (year - 2006),
+                    }
+                )
             artist += 1
     frame = pd.DataFrame(rows)
     return frame.join(period_bins(frame["year"].astype(float), 3))
@@ -52,7 +61,8 @@ def test_fold_tables_score_every_track_once_by_a_model_that_never_saw_its_artist
         test, train = table[table["split"] == "test"], table[table["split"] == "training"]
         assert not set(test["artist_id"]) & set(train["artist_id"])
         assert set(table.loc[table["split"] == "validation", "track_id"]) == set(
-            tracks.loc[tracks["fold"] == (fold + 1) % 4, "track_id"])
+            tracks.loc[tracks["fold"] == (fold + 1) % 4, "track_id"]
+        )
         tested += list(test["track_id"])
     assert sorted(tested) == sorted(tracks["track_id"])
 
@@ -79,24 +89,38 @@ def test_small_cells_are_ineligible_not_merged():
 
 
 def test_displacement_leaves_the_track_and_its_artist_out_of_its_own_reference():
-    tracks = pd.DataFrame({"genre": "A", "artist_id": [1, 1, 2, 3, 4], "period_start": [2006.0] * 4 + [2009.0]})
+    tracks = pd.DataFrame(
+        {"genre": "A", "artist_id": [1, 1, 2, 3, 4], "period_start": [2006.0] * 4 + [2009.0]}
+    )
     embedding = np.array([[0.0, 0.0], [0.0, 0.0], [2.0, 0.0], [4.0, 0.0], [10.0, 0.0]])
     cells = pd.DataFrame({"genre": "A", "period_start": [2006, 2009], "eligible": [True, True]})
     out = displacement(embedding, tracks, cells)
     # artist 1 against artists 2 and 3 (centroid 3); artist 2 against 1, 1, 3 (centroid 4/3)
     assert out[0] == pytest.approx(3.0) and out[2] == pytest.approx(2 - 4 / 3)
-    assert out[4] == pytest.approx(10 - 6 / 4)  # later periods: the whole earliest period's centroid
+    assert out[4] == pytest.approx(
+        10 - 6 / 4
+    )  # later periods: the whole earliest period's centroid
 
 
 def test_trends_find_the_planted_genre_and_spare_the_control():
     tracks = genre_tracks(np.random.default_rng(4), artists_per_genre=40, slope={"A": 0.15})
-    for measure in ("margin", "displacement", "spectral_centroid_hz", "tempo_bpm", "onset_rate_hz",
-                    "loudness_db"):
-        tracks[measure] = tracks["value"] if measure == "spectral_centroid_hz" else np.random.default_rng(
-            5).normal(size=len(tracks))
+    for measure in (
+        "margin",
+        "displacement",
+        "spectral_centroid_hz",
+        "tempo_bpm",
+        "onset_rate_hz",
+        "loudness_db",
+    ):
+        tracks[measure] = (
+            tracks["value"]
+            if measure == "spectral_centroid_hz"
+            else np.random.default_rng(5).normal(size=len(tracks))
+        )
     cells = cell_table(tracks, 8, 3)
-    trends = trends_table(tracks, cells, n_perm=499, n_boot=300, rng=np.random.default_rng(6)).set_index(
-        ["genre", "measure"])
+    trends = trends_table(
+        tracks, cells, n_perm=499, n_boot=300, rng=np.random.default_rng(6)
+    ).set_index(["genre", "measure"])
     assert trends.loc[("A", "spectral_centroid_hz"), "verdict"] == "rising"
     assert (trends.drop(index=("A", "spectral_centroid_hz"))["verdict"] == "no evidence").all()
     assert trends["q_value"].ge(trends["p_value"]).all()
@@ -114,8 +138,13 @@ def test_octave_errors_are_folded_to_the_genre_median():
 def test_accuracy_drop_and_its_ci():
     rng = np.random.default_rng(7)
     n = 200
-    frame = pd.DataFrame({"genre": "A", "artist_id": np.arange(n) // 2,
-                          "half": np.where(np.arange(n) < n / 2, "early", "late")})
+    frame = pd.DataFrame(
+        {
+            "genre": "A",
+            "artist_id": np.arange(n) // 2,
+            "half": np.where(np.arange(n) < n / 2, "early", "late"),
+        }
+    )
     frame["correct"] = np.where(frame["half"] == "early", rng.random(n) < 0.8, rng.random(n) < 0.4)
     table = accuracy_drops(frame, 500, seed=0).set_index("genre")
     row = table.loc["A"]

@@ -96,7 +96,11 @@ def test_features_equal_librosa_on_the_same_signal(audio, track_id):
     np.testing.assert_allclose(ours["tonnetz"], tonnetz, rtol=0, atol=1e-5)
     # features.dtype float16 stores these three; they stay equal within float16 rounding (mel power
     # is never stored in float16: its quiet bands fall below float16's normal range).
-    for name, reference, atol in (("mfcc", mfcc, 1e-3), ("chroma", chroma, 1e-5), ("tonnetz", tonnetz, 1e-5)):
+    for name, reference, atol in (
+        ("mfcc", mfcc, 1e-3),
+        ("chroma", chroma, 1e-5),
+        ("tonnetz", tonnetz, 1e-5),
+    ):
         assert FeatureParams(dtype="float16").storage_dtype(name) == np.float16
         half = ours[name].astype(np.float16).astype(np.float32)
         np.testing.assert_allclose(half, reference, rtol=2.0**-11, atol=atol)
@@ -148,7 +152,9 @@ def test_hdf5_layout_attributes_and_manifest(audio, tmp_path):
     assert attrs["duration_s"] == pytest.approx(3.0, abs=0.1)
     computed = compute_features(y, PARAMS)
     for name in FEATURES:
-        np.testing.assert_array_equal(stored[name], computed[name].astype(PARAMS.storage_dtype(name)))
+        np.testing.assert_array_equal(
+            stored[name], computed[name].astype(PARAMS.storage_dtype(name))
+        )
     validation = read_tsv(tmp_path / "validation.tsv")
     assert list(validation.columns) == [
         "track_id",
@@ -184,7 +190,9 @@ def test_touch_is_settled_by_checksum_and_new_content_reextracts_one_track(audio
     after = h5_state(tmp_path)
     assert counts["decoded"] == 1 and counts["cached"] == 2
     # the manifest (what Snakemake sees) changes for that track only, so packs rerun
-    changed = read_tsv(tmp_path / "manifest.tsv").set_index("track_id")["content"] != manifest_before
+    changed = (
+        read_tsv(tmp_path / "manifest.tsv").set_index("track_id")["content"] != manifest_before
+    )
     assert list(changed[changed].index) == [3]
     assert [name for name in after if after[name] != before[name]] == ["000003.h5"]
     with h5py.File(tmp_path / "features" / "000" / "000003.h5", "r") as handle:

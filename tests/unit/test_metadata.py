@@ -47,9 +47,22 @@ def test_subsets_are_nested(excerpt):
 
 def test_track_table_columns_and_year_fallback(excerpt):
     table, genres = build_track_table(excerpt / "tracks.csv", excerpt / "genres.csv", "full")
-    assert list(table.columns) == ["track_id", "folder", "path", "subset", "split", "genre_top", "genres",
-                                   "genres_all", "genres_all_top", "artist_id", "year", "year_released",
-                                   "year_created", "duration"]
+    assert list(table.columns) == [
+        "track_id",
+        "folder",
+        "path",
+        "subset",
+        "split",
+        "genre_top",
+        "genres",
+        "genres_all",
+        "genres_all_top",
+        "artist_id",
+        "year",
+        "year_released",
+        "year_created",
+        "duration",
+    ]
     row = table.set_index("track_id").loc[20]
     assert row["path"] == "000/000020.mp3" and row["folder"] == "000"
     assert row["genres_all_top"] == "Folk|Pop"
@@ -75,17 +88,52 @@ def _edit(path, old, new):
 # Each bad tracks.csv: (text replaced, replacement, what the error must say: file, row, column).
 BAD_TRACKS = {
     "wrong header": ("track_id,,,", "id,,,", r"tracks\.csv: the header is not FMA's two-level"),
-    "missing column": (",genre_top,", ",genres_top,", r"tracks\.csv: column\(s\) \('track', 'genre_top'\) missing"),
-    "non-integer track id": ("\n20,0,", "\nx20,0,", r"tracks\.csv: data row 3 .*column track_id: 'x20'"),
-    "path in track id": ("\n20,0,", "\n../20,0,", r"tracks\.csv: data row 3 .*column track_id: '\.\./20'"),
+    "missing column": (
+        ",genre_top,",
+        ",genres_top,",
+        r"tracks\.csv: column\(s\) \('track', 'genre_top'\) missing",
+    ),
+    "non-integer track id": (
+        "\n20,0,",
+        "\nx20,0,",
+        r"tracks\.csv: data row 3 .*column track_id: 'x20'",
+    ),
+    "path in track id": (
+        "\n20,0,",
+        "\n../20,0,",
+        r"tracks\.csv: data row 3 .*column track_id: '\.\./20'",
+    ),
     "negative track id": ("\n20,0,", "\n-20,0,", r"tracks\.csv: data row 3 .*column track_id"),
-    "malformed genre list": ("Hip-Hop,[21],[21]", "Hip-Hop,[21],[2x1]", r"tracks\.csv: track_id 2, column track\.genres_all"),
-    "empty genres_all under a genre_top": ("Hip-Hop,[21],[21]", "Hip-Hop,[21],[]",
-                                            r"tracks\.csv: track_id 2, column track\.genres_all: empty"),
-    "non-integer artist id": (",9,1,40.058324,", ",9,x1,40.058324,", r"tracks\.csv: track_id 2, column artist\.id"),
-    "unknown split": (",training,small,", ",train,small,", r"tracks\.csv: track_id 2, column set\.split: 'train'"),
-    "unknown subset": (",test,small,", ",test,tiny,", r"tracks\.csv: track_id 1235, column set\.subset: 'tiny'"),
-    "malformed tags": ("\"['awol']\"", "\"['awol'\"", r"tracks\.csv: track_id 2, column artist\.tags"),
+    "malformed genre list": (
+        "Hip-Hop,[21],[21]",
+        "Hip-Hop,[21],[2x1]",
+        r"tracks\.csv: track_id 2, column track\.genres_all",
+    ),
+    "empty genres_all under a genre_top": (
+        "Hip-Hop,[21],[21]",
+        "Hip-Hop,[21],[]",
+        r"tracks\.csv: track_id 2, column track\.genres_all: empty",
+    ),
+    "non-integer artist id": (
+        ",9,1,40.058324,",
+        ",9,x1,40.058324,",
+        r"tracks\.csv: track_id 2, column artist\.id",
+    ),
+    "unknown split": (
+        ",training,small,",
+        ",train,small,",
+        r"tracks\.csv: track_id 2, column set\.split: 'train'",
+    ),
+    "unknown subset": (
+        ",test,small,",
+        ",test,tiny,",
+        r"tracks\.csv: track_id 1235, column set\.subset: 'tiny'",
+    ),
+    "malformed tags": (
+        "\"['awol']\"",
+        "\"['awol'\"",
+        r"tracks\.csv: track_id 2, column artist\.tags",
+    ),
 }
 
 
@@ -100,15 +148,24 @@ def test_bad_tracks_csv_names_file_row_and_column(excerpt, case):
 
 def test_genre_top_absent_from_genres_csv_is_named(excerpt):
     _edit(excerpt / "tracks.csv", "Hip-Hop,[21],[21]", "HipHop,[21],[21]")
-    with pytest.raises(MetadataError, match=r"tracks\.csv: track_id 2, column track\.genre_top: 'HipHop'.*Fix:"):
+    with pytest.raises(
+        MetadataError, match=r"tracks\.csv: track_id 2, column track\.genre_top: 'HipHop'.*Fix:"
+    ):
         build_track_table(excerpt / "tracks.csv", excerpt / "genres.csv", "full")
 
 
-@pytest.mark.parametrize("old, new, message", [
-    ("genre_id,#tracks", "id,#tracks", r"genres\.csv: columns"),
-    ("25,9261,12,Punk,12", "25,9261,x,Punk,12", r"genres\.csv: line 6, column parent: 'x'"),
-    ("25,9261,12,Punk,12", "25,9261,13,Punk,12", r"genres\.csv: line 6, column parent: genre 13"),
-])
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("genre_id,#tracks", "id,#tracks", r"genres\.csv: columns"),
+        ("25,9261,12,Punk,12", "25,9261,x,Punk,12", r"genres\.csv: line 6, column parent: 'x'"),
+        (
+            "25,9261,12,Punk,12",
+            "25,9261,13,Punk,12",
+            r"genres\.csv: line 6, column parent: genre 13",
+        ),
+    ],
+)
 def test_bad_genres_csv_is_named(excerpt, old, new, message):
     _edit(excerpt / "genres.csv", old, new)
     with pytest.raises(MetadataError, match=message):
@@ -136,19 +193,24 @@ def test_reads_the_synthetic_output(tiny_fma):
     assert len(table) == len(tracks) == 48
     assert table["folder"].nunique() >= 2
     labelled = table[table["genre_top"] != ""]
-    assert all(top in tops.split("|") for top, tops in zip(labelled["genre_top"], labelled["genres_all_top"]))
+    assert all(
+        top in tops.split("|")
+        for top, tops in zip(labelled["genre_top"], labelled["genres_all_top"])
+    )
     assert (table.loc[table["genre_top"] == "", "genres_all_top"].str.count(r"\|") >= 1).all()
 
 
 def test_track_counts_per_subset_and_status():
     from fmagenre.data.metadata import track_counts
 
-    table = pd.DataFrame({
-        "subset": ["small", "small", "medium", "large"],
-        "genre_top": ["Rock", "", "Pop", ""],
-        "genres_all": ["[12]", "[12, 21]", "[10]", "[]"],
-        "split": ["training", "test", "", "training"],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "subset": ["small", "small", "medium", "large"],
+            "genre_top": ["Rock", "", "Pop", ""],
+            "genres_all": ["[12]", "[12, 21]", "[10]", "[]"],
+            "split": ["training", "test", "", "training"],
+        }
+    )
     counts = track_counts(table)
     assert counts.loc["small", "genre_top"] == 1
     assert counts.loc["small", "no genre_top (several roots)"] == 1

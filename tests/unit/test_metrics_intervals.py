@@ -40,9 +40,12 @@ def test_artist_bootstrap_interval_covers_the_true_balanced_accuracy_95_percent_
     for _ in range(trials):
         y, pred, artist = _clustered_test_set(rng)
         low, high = cluster_bootstrap_interval(
-            lambda t, p: balanced_accuracy(t, p, 4), (y, pred), artist,
-            n_resamples=999, seed=int(rng.integers(1 << 30)),
-        )  # fmt: skip
+            lambda t, p: balanced_accuracy(t, p, 4),
+            (y, pred),
+            artist,
+            n_resamples=999,
+            seed=int(rng.integers(1 << 30)),
+        )
         hits += low <= 0.6 <= high
     assert 0.89 <= hits / trials <= 0.99
 

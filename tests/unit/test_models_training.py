@@ -14,20 +14,32 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from models_helpers import outputs, spec, write_packs
 
+from fmagenre.data.pack import read_pack
 from fmagenre.figures.models import training_figures
 from fmagenre.models import load_model, track_logits
-from fmagenre.data.pack import read_pack
 from fmagenre.models.report import summarise
 from fmagenre.models.train import overfit_check, train_model
 
-from models_helpers import outputs, spec, write_packs
-
 ROOT = Path(__file__).resolve().parents[2]
 METRIC_KEYS = {
-    "test_accuracy", "test_accuracy_ci", "val_accuracy_chosen_epoch", "chosen_epoch", "balanced_accuracy",
-    "balanced_accuracy_ci", "macro_f1", "macro_f1_ci", "log_loss", "majority_baseline_accuracy", "per_genre_accuracy", "confusion_matrix", "genres", "predicted_class_histogram", "collapsed",
-}  # fmt: skip
+    "test_accuracy",
+    "test_accuracy_ci",
+    "val_accuracy_chosen_epoch",
+    "chosen_epoch",
+    "balanced_accuracy",
+    "balanced_accuracy_ci",
+    "macro_f1",
+    "macro_f1_ci",
+    "log_loss",
+    "majority_baseline_accuracy",
+    "per_genre_accuracy",
+    "confusion_matrix",
+    "genres",
+    "predicted_class_histogram",
+    "collapsed",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +55,10 @@ def test_same_seed_gives_identical_metrics_and_weights(packs, tmp_path):
     model_spec = spec(epochs=3, lr=0.003)
     first = train_model(packs, model_spec, outputs(tmp_path / "a"))
     train_model(packs, model_spec, outputs(tmp_path / "b"))
-    a, b = (tmp_path / "a" / "metrics.json").read_bytes(), (
-        tmp_path / "b" / "metrics.json"
-    ).read_bytes()
+    a, b = (
+        (tmp_path / "a" / "metrics.json").read_bytes(),
+        (tmp_path / "b" / "metrics.json").read_bytes(),
+    )
     assert a == b
     for key, value in _state(tmp_path / "a" / "checkpoint.pt").items():
         assert torch.equal(value, _state(tmp_path / "b" / "checkpoint.pt")[key])
@@ -122,9 +135,15 @@ train_model(json.loads(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.arg
 def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_run(packs, tmp_path):
     # Keras-style per-update decay: the resumed run must also set every update's rate exactly.
     model_spec = spec(
-        epochs=8, patience=8, dropout=0.3, fc=[32], optimizer="sgd", lr=0.05, lr_decay=0.05,
+        epochs=8,
+        patience=8,
+        dropout=0.3,
+        fc=[32],
+        optimizer="sgd",
+        lr=0.05,
+        lr_decay=0.05,
         lr_schedule="inverse_time",
-    )  # fmt: skip
+    )
     reference = tmp_path / "reference"
     train_model(packs, model_spec, outputs(reference))
     killed = tmp_path / "killed"
@@ -140,9 +159,9 @@ def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_run(packs, tmp_p
         time.sleep(0.005)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    assert (
-        resume.exists() and not (killed / "metrics.json").exists()
-    ), f"the kill (after {target} epochs) must land mid-training"
+    assert resume.exists() and not (killed / "metrics.json").exists(), (
+        f"the kill (after {target} epochs) must land mid-training"
+    )
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "run2.log"), *args], check=True)
     assert "resumed from" in (tmp_path / "run2.log").read_text()
     assert (killed / "metrics.json").read_bytes() == (reference / "metrics.json").read_bytes()
@@ -174,16 +193,24 @@ def test_overfit_check_and_summary(packs, tmp_path):
     )
     assert weak["reached"] is False and weak["epochs"] == 2
     train_model(packs, spec(epochs=1), outputs(tmp_path / "m"))
-    frame = summarise([str(tmp_path / "m" / "metrics.json")], [str(tmp_path / "m" / "overfit.json")],
-                      {"m": model_spec}, str(tmp_path / "summary.tsv"))  # fmt: skip
+    frame = summarise(
+        [str(tmp_path / "m" / "metrics.json")],
+        [str(tmp_path / "m" / "overfit.json")],
+        {"m": model_spec},
+        str(tmp_path / "summary.tsv"),
+    )
     assert list(frame["model"]) == ["m"] and bool(frame["overfit_reached"].iloc[0]) is True
-    assert (tmp_path / "summary.tsv").read_text().startswith(
-        "model\treplicate\tseed\tarch\tfeatures\ttest_accuracy\ttest_accuracy_ci_low"
+    assert (
+        (tmp_path / "summary.tsv")
+        .read_text()
+        .startswith("model\treplicate\tseed\tarch\tfeatures\ttest_accuracy\ttest_accuracy_ci_low")
     )
 
 
 @pytest.mark.parametrize(
-    "model", [{}, {"arch": "vgg", "channels": [4, 8], "segment_seconds": 2.0}], ids=["li2010", "vgg"]
+    "model",
+    [{}, {"arch": "vgg", "channels": [4, 8], "segment_seconds": 2.0}],
+    ids=["li2010", "vgg"],
 )
 def test_streamed_split_trains_to_the_weights_of_memory(packs, tmp_path, caplog, model):
     """A budget smaller than the packs streams batches from disk: same batches, same weights."""
@@ -196,5 +223,8 @@ def test_streamed_split_trains_to_the_weights_of_memory(packs, tmp_path, caplog,
         )
     assert "streamed from disk" in caplog.text
     assert streamed == memory
-    a, b = _state(tmp_path / "memory" / "checkpoint.pt"), _state(tmp_path / "streamed" / "checkpoint.pt")
+    a, b = (
+        _state(tmp_path / "memory" / "checkpoint.pt"),
+        _state(tmp_path / "streamed" / "checkpoint.pt"),
+    )
     assert all(torch.equal(value, b[key]) for key, value in a.items())

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-
 import scipy.fft
+import torch
 
 from fmagenre.config import load_schema
 from fmagenre.models.margin import genre_margins

@@ -28,8 +28,8 @@ from fmagenre.figures.optimise import (
 from fmagenre.io import genre_slug, read_tsv, write_tsv
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.checkpoint import save_checkpoint
-from fmagenre.models.zoo import build_model
 from fmagenre.models.margin import genre_margins
+from fmagenre.models.zoo import build_model
 from fmagenre.optimise.audio import AudioParams, audio_roundtrip, invert_genre, start_roundtrip
 from fmagenre.optimise.gap import gap_table
 from fmagenre.optimise.known_answer import known_answer

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+
 from fmagenre.data.pack import (
     PAD_POLICY,
     SPLITS,
@@ -225,8 +226,9 @@ def test_float16_storage_is_compressed_and_packs_within_float16_rounding(tmp_pat
     assert not np.array_equal(first, expected)  # really rounded to float16
     mel = read_pack(pack(tmp_path, "mel")[1]["training"])["x"]
     assert mel.dtype == np.float32  # read back as float32
-    np.testing.assert_allclose(mel[0], 10 * np.log10(np.maximum(stored[1000]["mel"], 1e-10)),
-                               rtol=2.0**-10, atol=0.02)
+    np.testing.assert_allclose(
+        mel[0], 10 * np.log10(np.maximum(stored[1000]["mel"], 1e-10)), rtol=2.0**-10, atol=0.02
+    )
 
 
 def test_streamed_reader_reads_what_memory_holds(dataset):

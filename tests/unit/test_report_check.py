@@ -12,7 +12,7 @@ import pytest
 from fmagenre.figures.report_check import report_contents
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-SNAKEFILE = textwrap.dedent('''
+SNAKEFILE = textwrap.dedent("""
     report: "front.rst"
 
     rule all:
@@ -57,7 +57,7 @@ SNAKEFILE = textwrap.dedent('''
             "out/other.txt",
         shell:
             "echo x > {output}"
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,9 @@ def tiny_report(tmp_path_factory) -> Path:
     (root / "front.rst").write_text("A tiny workflow.\n")
     (root / "caption.rst").write_text("What **this** shows.\n")
     for args in (["--cores", "1"], ["--report", "report.html"]):
-        result = subprocess.run([str(SNAKEMAKE), *args], cwd=root, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [str(SNAKEMAKE), *args], cwd=root, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, result.stderr[-4000:]
     return root / "report.html"
 

@@ -14,10 +14,24 @@ def _table(n_per_genre=20, genres=("Folk", "Pop", "Rock"), official=True):
     track = 1
     for g in genres:
         for i in range(n_per_genre):
-            rows.append({"track_id": track, "folder": "000", "path": f"000/{track:06d}.mp3", "subset": "small",
-                         "split": ("training", "training", "training", "validation", "test")[i % 5] if official else "",
-                         "genre_top": g, "genres": "[1]", "genres_all": "[1]", "genres_all_top": g,
-                         "artist_id": track // 2, "year": 2010, "duration": 30})
+            rows.append(
+                {
+                    "track_id": track,
+                    "folder": "000",
+                    "path": f"000/{track:06d}.mp3",
+                    "subset": "small",
+                    "split": ("training", "training", "training", "validation", "test")[i % 5]
+                    if official
+                    else "",
+                    "genre_top": g,
+                    "genres": "[1]",
+                    "genres_all": "[1]",
+                    "genres_all_top": g,
+                    "artist_id": track // 2,
+                    "year": 2010,
+                    "duration": 30,
+                }
+            )
             track += 1
     table = pd.DataFrame(rows)
     report = pd.DataFrame({"track_id": table["track_id"], "status": "ok"})
@@ -40,8 +54,16 @@ def test_only_validated_labelled_tracks_and_labels_sorted():
     tracks = tracks[tracks["label"] >= 0]
     assert list(genres["genre"]) == ["Folk", "Pop", "Rock"] and list(genres["label"]) == [0, 1, 2]
     assert (tracks["label"] == tracks["genre_top"].map({"Folk": 0, "Pop": 1, "Rock": 2})).all()
-    assert list(tracks.columns) == ["track_id", "split", "genre_top", "label", "year", "genres_all",
-                                    "artist_id", "folder"]
+    assert list(tracks.columns) == [
+        "track_id",
+        "split",
+        "genre_top",
+        "label",
+        "year",
+        "genres_all",
+        "artist_id",
+        "folder",
+    ]
 
 
 def test_official_split_is_kept():
@@ -61,7 +83,10 @@ def test_grouped_split_when_no_official_one(caplog):
     # 40 tracks per genre, artists of 1-2 tracks: 80/10/10 per genre to within one artist.
     counts = genres.set_index("genre")[["n_training", "n_validation", "n_test"]]
     assert ((counts - [32, 4, 4]).abs() <= 2).all().all()
-    assert "1 track(s) have no official split" not in caplog.text and "stratified, artist-grouped" in caplog.text
+    assert (
+        "1 track(s) have no official split" not in caplog.text
+        and "stratified, artist-grouped" in caplog.text
+    )
 
 
 def test_official_split_needs_every_track():
@@ -120,4 +145,6 @@ def test_multi_root_tracks_get_a_drawn_split_with_their_artist():
     multi = tracks[tracks["label"] == -1]
     assert len(multi) == 8 and multi["split"].isin(["training", "validation", "test"]).all()
     assert (tracks.groupby("artist_id")["split"].nunique() == 1).all()
-    assert genres.set_index("genre").loc["Folk", ["n_training", "n_validation", "n_test"]].sum() == 32
+    assert (
+        genres.set_index("genre").loc["Folk", ["n_training", "n_validation", "n_test"]].sum() == 32
+    )

@@ -36,8 +36,16 @@ def test_genres_csv_shape(tiny_fma):
     assert list(genres.columns) == ["genre_id", "#tracks", "parent", "title", "top_level"]
     roots = genres[genres["parent"] == 0]
     assert sorted(roots["title"]) == preset_genres("small")
-    real_ids = {"Electronic": 15, "Experimental": 38, "Folk": 17, "Hip-Hop": 21, "Instrumental": 1235,
-                "International": 2, "Pop": 10, "Rock": 12}
+    real_ids = {
+        "Electronic": 15,
+        "Experimental": 38,
+        "Folk": 17,
+        "Hip-Hop": 21,
+        "Instrumental": 1235,
+        "International": 2,
+        "Pop": 10,
+        "Rock": 12,
+    }
     assert dict(zip(roots["title"], roots["genre_id"])) == real_ids
     assert (roots["top_level"] == roots["genre_id"]).all()
     subs = genres[genres["parent"] != 0]
@@ -71,8 +79,14 @@ def test_audio_is_44k_stereo_mp3_in_fma_folders(tiny_fma):
 
 def test_ground_truth_lists_every_fault_with_its_effect(tiny_fma):
     truth = json.loads(tiny_fma["ground_truth"].read_text())
-    expected = {"short": "short", "empty": "undecodable", "header_only": "undecodable",
-                "garbage": "undecodable", "silent": "silent", "missing": "missing"}
+    expected = {
+        "short": "short",
+        "empty": "undecodable",
+        "header_only": "undecodable",
+        "garbage": "undecodable",
+        "silent": "silent",
+        "missing": "missing",
+    }
     assert {f["kind"]: f["expected_status"] for f in truth["faults"]} == expected
     assert len({f["track_id"] for f in truth["faults"]}) == len(truth["faults"]) == 7
     audio = tiny_fma["audio_dir"]
@@ -86,7 +100,9 @@ def test_ground_truth_lists_every_fault_with_its_effect(tiny_fma):
         if fault["kind"] == "garbage":
             assert b"\xff" not in path.read_bytes()  # no MPEG frame sync: undecodable for any seed
         if fault["kind"] == "short":
-            assert abs(sf.info(str(path)).duration - fault["seconds"]) < 0.1 and fault["seconds"] < 1.0
+            assert (
+                abs(sf.info(str(path)).duration - fault["seconds"]) < 0.1 and fault["seconds"] < 1.0
+            )
         if fault["kind"] == "silent":
             signal, _ = sf.read(str(path))
             assert np.abs(signal).max() == 0 and len(signal) > 44100
@@ -111,15 +127,21 @@ def test_split_is_70_15_15_per_genre_at_the_default_size(tmp_path):
     tracks = pd.read_csv(paths["tracks"], index_col=0, header=[0, 1])
     counts = pd.crosstab(tracks[("track", "genre_top")], tracks[("set", "split")])
     assert list(counts.index) == preset_genres("small")
-    assert counts[["validation", "test"]].stack().between(6, 13).all()  # 15 % of ~60, within one artist
+    assert (
+        counts[["validation", "test"]].stack().between(6, 13).all()
+    )  # 15 % of ~60, within one artist
     assert (counts["training"] / counts.sum(axis=1)).between(0.6, 0.8).all()
     assert counts["test"].sum() >= 65  # single-label test tracks: accuracy known to about +-0.10
     assert (tracks[("set", "split")].groupby(tracks[("artist", "id")]).nunique() == 1).all()
 
 
 def test_deterministic(tmp_path):
-    a = generate(tmp_path / "a" / "m", tmp_path / "a" / "x", tracks_per_genre=3, clip_seconds=1.0, workers=1)
-    b = generate(tmp_path / "b" / "m", tmp_path / "b" / "x", tracks_per_genre=3, clip_seconds=1.0, workers=2)
+    a = generate(
+        tmp_path / "a" / "m", tmp_path / "a" / "x", tracks_per_genre=3, clip_seconds=1.0, workers=1
+    )
+    b = generate(
+        tmp_path / "b" / "m", tmp_path / "b" / "x", tracks_per_genre=3, clip_seconds=1.0, workers=2
+    )
     for key in ("tracks", "genres", "ground_truth"):
         assert a[key].read_bytes() == b[key].read_bytes()
     for file in sorted(a["audio_dir"].rglob("*.mp3")):
@@ -158,7 +180,9 @@ def test_planted_brightness_drift_moves_the_spectral_centroid(tmp_path):
         for seed in range(4):
             params = track_parameters(genre, year, None, drift, np.random.default_rng(seed))
             audio = render(params, 3.0, seed).mean(axis=1)
-            values.append(librosa.feature.spectral_centroid(y=audio.astype(np.float32), sr=44100).mean())
+            values.append(
+                librosa.feature.spectral_centroid(y=audio.astype(np.float32), sr=44100).mean()
+            )
         centroids[year] = np.mean(values)
     assert centroids[2017] > centroids[2006]
 
@@ -170,9 +194,13 @@ def test_planted_tempo_drift_is_the_recorded_slope():
     tempo_genres = [g for g, d in drifts.items() if d["parameter"] == "tempo"]
     assert {drifts[g]["sign"] for g in tempo_genres} == {-1, 1}
     for genre in tempo_genres:
-        early, late = (track_parameters(genre, year, None, drifts[genre], np.random.default_rng(5))
-                       for year in (2006, 2016))
-        assert np.log(late["tempo"] / early["tempo"]) == pytest.approx(10 * drifts[genre]["slope_per_year"])
+        early, late = (
+            track_parameters(genre, year, None, drifts[genre], np.random.default_rng(5))
+            for year in (2006, 2016)
+        )
+        assert np.log(late["tempo"] / early["tempo"]) == pytest.approx(
+            10 * drifts[genre]["slope_per_year"]
+        )
 
 
 def test_default_data_keeps_multi_root_tracks_for_the_multilabel_target(tmp_path):
@@ -183,7 +211,9 @@ def test_default_data_keeps_multi_root_tracks_for_the_multilabel_target(tmp_path
 
     paths = generate(tmp_path / "m", tmp_path / "a", tracks_per_genre=40, audio=False)
     table, _ = build_track_table(paths["tracks"], paths["genres"], "small")
-    multi_root = (table["genre_top"].fillna("") == "") & (table["genres_all_top"].str.count(r"\|") >= 1)
+    multi_root = (table["genre_top"].fillna("") == "") & (
+        table["genres_all_top"].str.count(r"\|") >= 1
+    )
     assert multi_root.mean() >= 0.10
     tracks, _ = make_splits(table, pd.DataFrame({"track_id": table["track_id"], "status": "ok"}))
     kept = tracks[tracks["label"] == -1]
@@ -192,20 +222,22 @@ def test_default_data_keeps_multi_root_tracks_for_the_multilabel_target(tmp_path
     assert (kept["split"] == "test").sum() >= 2  # 10 % of ~39, by whole artists
 
 
-
-
 def test_planted_drifts_are_realistic_and_two_genres_are_controls():
     from fmagenre.data.synth import DRIFT_SD, YEARS, _drifts, within_genre_sd
 
     drifts = _drifts(preset_genres("small"))
     planted = {g: d for g, d in drifts.items() if d["parameter"]}
     controls = [g for g, d in drifts.items() if d["parameter"] is None]
-    assert len(controls) >= 2 and all(drifts[g]["sd_units"] == 0 == drifts[g]["slope_per_year"] for g in controls)
+    assert len(controls) >= 2 and all(
+        drifts[g]["sd_units"] == 0 == drifts[g]["slope_per_year"] for g in controls
+    )
     assert {d["sign"] for d in planted.values()} == {-1, 1}
     for drift in planted.values():
         assert 0 < drift["sd_units"] <= 1.5 and drift["sd_units"] == DRIFT_SD
         change = drift["slope_per_year"] * (YEARS[1] - YEARS[0])
-        assert change == pytest.approx(drift["sign"] * drift["sd_units"] * within_genre_sd(drift["parameter"]))
+        assert change == pytest.approx(
+            drift["sign"] * drift["sd_units"] * within_genre_sd(drift["parameter"])
+        )
 
 
 def test_drift_scale_zero_plants_no_drift_anywhere(tmp_path):
@@ -214,10 +246,20 @@ def test_drift_scale_zero_plants_no_drift_anywhere(tmp_path):
     drifts = _drifts(preset_genres("small"), drift_scale=0.0)
     assert all(d["sd_units"] == 0 and d["slope_per_year"] == 0 for d in drifts.values())
     for genre, drift in drifts.items():
-        early, late = (track_parameters(genre, year, None, drift, np.random.default_rng(1)) for year in (2006, 2017))
+        early, late = (
+            track_parameters(genre, year, None, drift, np.random.default_rng(1))
+            for year in (2006, 2017)
+        )
         assert early == late
-    paths = generate(tmp_path / "m", tmp_path / "a", tracks_per_genre=3, clip_seconds=0.5, drift_scale=0.0,
-                     faults=False, workers=1)
+    paths = generate(
+        tmp_path / "m",
+        tmp_path / "a",
+        tracks_per_genre=3,
+        clip_seconds=0.5,
+        drift_scale=0.0,
+        faults=False,
+        workers=1,
+    )
     truth = json.loads(paths["ground_truth"].read_text())
     assert truth["arguments"]["drift_scale"] == 0.0
     assert all(d["sd_units"] == 0 for d in truth["drifts"].values())
@@ -227,14 +269,26 @@ def test_drift_scale_zero_plants_no_drift_anywhere(tmp_path):
 
 def test_artists_are_random_effects_on_timbre_and_tempo():
     """Tracks of one artist share its shift: the between-artist share of variance matches the design."""
-    from fmagenre.data.synth import _artist_effects, _drifts, artist_variance_share, track_parameters
+    from fmagenre.data.synth import (
+        _artist_effects,
+        _drifts,
+        artist_variance_share,
+        track_parameters,
+    )
 
     rng = np.random.default_rng(2)
     effects = _artist_effects(400, seed=0)
     drift = _drifts(["Folk"], drift_scale=0.0)["Folk"]
     artists = np.repeat(np.arange(400), 2)
-    values = np.array([[track_parameters("Folk", 2010, None, drift, rng, effects[a])[k] for k in ("bright", "tempo")]
-                       for a in artists])
+    values = np.array(
+        [
+            [
+                track_parameters("Folk", 2010, None, drift, rng, effects[a])[k]
+                for k in ("bright", "tempo")
+            ]
+            for a in artists
+        ]
+    )
     values[:, 1] = np.log(values[:, 1])
     for column, parameter in enumerate(("bright", "tempo")):
         pairs = values[:, column].reshape(400, 2)
@@ -256,13 +310,21 @@ def test_a_random_split_leaks_artists_and_the_artist_grouped_split_does_not(tmp_
     from fmagenre.data.audio import decode
     from fmagenre.data.splits import grouped_split
 
-    paths = generate(tmp_path / "m", tmp_path / "a", tracks_per_genre=40, clip_seconds=3.0, faults=False,
-                     workers=2)
+    paths = generate(
+        tmp_path / "m",
+        tmp_path / "a",
+        tracks_per_genre=40,
+        clip_seconds=3.0,
+        faults=False,
+        workers=2,
+    )
     tracks = pd.read_csv(paths["tracks"], index_col=0, header=[0, 1])
     tracks = tracks[tracks[("track", "genre_top")].notna()]
     features = []
     for track_id in tracks.index:
-        signal, _ = decode(paths["audio_dir"] / f"{track_id:06d}"[:3] / f"{track_id:06d}.mp3", 22050)
+        signal, _ = decode(
+            paths["audio_dir"] / f"{track_id:06d}"[:3] / f"{track_id:06d}.mp3", 22050
+        )
         mfcc = librosa.feature.mfcc(y=signal, sr=22050, n_mfcc=20)
         features.append(np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)]))
     x = np.array(features)
@@ -277,7 +339,9 @@ def test_a_random_split_leaks_artists_and_the_artist_grouped_split_does_not(tmp_
     rng = np.random.default_rng(0)
     grouped, shuffled = [], []
     for seed in range(10):
-        test = (grouped_split(pd.Series(genre), artist, seed, held_out_share=0.15) != "training").to_numpy()
+        test = (
+            grouped_split(pd.Series(genre), artist, seed, held_out_share=0.15) != "training"
+        ).to_numpy()
         grouped.append(accuracy(test))
         shuffled.append(accuracy(rng.permutation(test)))
     assert np.mean(shuffled) - np.mean(grouped) > 0.04, (grouped, shuffled)

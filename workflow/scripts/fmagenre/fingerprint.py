@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from fmagenre.io import PACKAGE_ROOT
@@ -70,7 +70,7 @@ def _imported_modules(file: Path) -> set[str]:
     return modules
 
 
-@lru_cache(maxsize=None)
+@cache
 def _closure_cached(roots: tuple[str, ...], stamp: tuple) -> frozenset[Path]:
     seen: set[Path] = set()
     todo = [Path(root) for root in roots]
@@ -95,7 +95,9 @@ def import_closure(*roots: str | Path) -> set[Path]:
     """The files ``roots`` (script paths or ``fmagenre.*`` module names) reach through imports."""
     files = []
     for root in roots:
-        path = module_file(root) if isinstance(root, str) and root.startswith(PACKAGE) else Path(root)
+        path = (
+            module_file(root) if isinstance(root, str) and root.startswith(PACKAGE) else Path(root)
+        )
         if path is None or not path.is_file():
             raise FileNotFoundError(f"fingerprint: no script or package module {root!r}")
         files.append(str(path.resolve()))

@@ -26,19 +26,50 @@ SUBSETS = ("small", "medium", "large")
 GENRES_COLUMNS = ["genre_id", "#tracks", "parent", "title", "top_level"]
 # Columns the pipeline reads; the real file has 52 (see fmagenre.data.synth.COLUMNS).
 REQUIRED_COLUMNS = [
-    ("set", "split"), ("set", "subset"), ("track", "genre_top"), ("track", "genres"),
-    ("track", "genres_all"), ("track", "date_created"), ("track", "duration"),
-    ("album", "date_released"), ("artist", "id"),
+    ("set", "split"),
+    ("set", "subset"),
+    ("track", "genre_top"),
+    ("track", "genres"),
+    ("track", "genres_all"),
+    ("track", "date_created"),
+    ("track", "duration"),
+    ("album", "date_released"),
+    ("artist", "id"),
 ]
 # As utils.load: list columns (literal_eval) and dates; those absent from a slimmed file are skipped.
-LIST_COLUMNS = [("track", "tags"), ("album", "tags"), ("artist", "tags"), ("track", "genres"),
-                ("track", "genres_all")]
-DATE_COLUMNS = [("track", "date_created"), ("track", "date_recorded"), ("album", "date_created"),
-                ("album", "date_released"), ("artist", "date_created"), ("artist", "active_year_begin"),
-                ("artist", "active_year_end")]
+LIST_COLUMNS = [
+    ("track", "tags"),
+    ("album", "tags"),
+    ("artist", "tags"),
+    ("track", "genres"),
+    ("track", "genres_all"),
+]
+DATE_COLUMNS = [
+    ("track", "date_created"),
+    ("track", "date_recorded"),
+    ("album", "date_created"),
+    ("album", "date_released"),
+    ("artist", "date_created"),
+    ("artist", "active_year_begin"),
+    ("artist", "active_year_end"),
+]
 SPLITS = ("training", "validation", "test")
-TABLE_COLUMNS = ["track_id", "folder", "path", "subset", "split", "genre_top", "genres", "genres_all",
-                 "genres_all_top", "artist_id", "year", "year_released", "year_created", "duration"]
+TABLE_COLUMNS = [
+    "track_id",
+    "folder",
+    "path",
+    "subset",
+    "split",
+    "genre_top",
+    "genres",
+    "genres_all",
+    "genres_all_top",
+    "artist_id",
+    "year",
+    "year_released",
+    "year_created",
+    "duration",
+]
 
 
 class MetadataError(ValueError):
@@ -101,7 +132,9 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
     """Read ``tracks.csv``: two-level columns, list columns parsed, dates parsed, ordered subsets."""
     path = Path(path)
     if not path.is_file():
-        raise MetadataError(f"{path} does not exist. Fix: set dataset.metadata_dir to the fma_metadata folder.")
+        raise MetadataError(
+            f"{path} does not exist. Fix: set dataset.metadata_dir to the fma_metadata folder."
+        )
     _check_header(path)
     tracks = pd.read_csv(path, index_col=0, header=[0, 1], low_memory=False)
     missing = [column for column in REQUIRED_COLUMNS if column not in tracks.columns]
@@ -121,7 +154,9 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
         )
     tracks.index = pd.Index(ids.astype(np.int64).to_numpy(), name="track_id")
     if tracks.index.has_duplicates:
-        raise MetadataError(f"{path}: track_id {tracks.index[tracks.index.duplicated()][0]} appears twice.")
+        raise MetadataError(
+            f"{path}: track_id {tracks.index[tracks.index.duplicated()][0]} appears twice."
+        )
     artist = pd.to_numeric(tracks[("artist", "id")], errors="coerce")
     if (artist.isna() | (artist % 1 != 0)).any():
         bad = _first_bad(artist.isna() | (artist % 1 != 0), tracks)
@@ -137,9 +172,14 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
         tracks[column] = pd.to_datetime(text, errors="coerce", format="ISO8601")
         unparsed = int((tracks[column].isna() & text.notna()).sum())
         if unparsed:
-            log.warning("%s: %d value(s) of %s.%s are not dates (e.g. track_id %s: %r); read as missing",
-                        path, unparsed, *column, _first_bad(tracks[column].isna() & text.notna(), tracks),
-                        text[tracks[column].isna() & text.notna()].iloc[0])
+            log.warning(
+                "%s: %d value(s) of %s.%s are not dates (e.g. track_id %s: %r); read as missing",
+                path,
+                unparsed,
+                *column,
+                _first_bad(tracks[column].isna() & text.notna(), tracks),
+                text[tracks[column].isna() & text.notna()].iloc[0],
+            )
     for column, allowed in ((("set", "subset"), SUBSETS), (("set", "split"), SPLITS)):
         values = tracks[column]
         unknown = values.notna() & ~values.isin(allowed)
@@ -149,14 +189,18 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
                 f"{path}: track_id {bad}, column {column[0]}.{column[1]}: {values[bad]!r} is not one of "
                 f"{', '.join(allowed)}. Fix: restore tracks.csv from fma_metadata.zip."
             )
-    no_genres = tracks[("track", "genre_top")].notna() & (tracks[("track", "genres_all")].map(len) == 0)
+    no_genres = tracks[("track", "genre_top")].notna() & (
+        tracks[("track", "genres_all")].map(len) == 0
+    )
     if no_genres.any():
         raise MetadataError(
             f"{path}: track_id {_first_bad(no_genres, tracks)}, column track.genres_all: empty, but "
             "track.genre_top is set (genre_top is the single root of genres_all). Fix: restore tracks.csv "
             "from fma_metadata.zip, or empty that track's genre_top."
         )
-    tracks[("set", "subset")] = pd.Categorical(tracks[("set", "subset")], categories=SUBSETS, ordered=True)
+    tracks[("set", "subset")] = pd.Categorical(
+        tracks[("set", "subset")], categories=SUBSETS, ordered=True
+    )
     return tracks
 
 
@@ -164,7 +208,9 @@ def load_genres(path: str | Path) -> pd.DataFrame:
     """Read ``genres.csv`` (``genre_id,#tracks,parent,title,top_level``); one row per genre."""
     path = Path(path)
     if not path.is_file():
-        raise MetadataError(f"{path} does not exist. Fix: set dataset.metadata_dir to the fma_metadata folder.")
+        raise MetadataError(
+            f"{path} does not exist. Fix: set dataset.metadata_dir to the fma_metadata folder."
+        )
     genres = pd.read_csv(path)
     if list(genres.columns) != GENRES_COLUMNS:
         raise MetadataError(
@@ -175,7 +221,9 @@ def load_genres(path: str | Path) -> pd.DataFrame:
         values = pd.to_numeric(genres[column], errors="coerce")
         if values.isna().any():
             row = int(values.isna().to_numpy().argmax())
-            raise MetadataError(f"{path}: line {row + 2}, column {column}: {genres[column].iloc[row]!r} is not an integer.")
+            raise MetadataError(
+                f"{path}: line {row + 2}, column {column}: {genres[column].iloc[row]!r} is not an integer."
+            )
         genres[column] = values.astype(np.int64)
     ids = set(genres["genre_id"])
     for column in ("parent", "top_level"):
@@ -203,7 +251,9 @@ def build_track_table(tracks_csv, genres_csv, subset: str) -> tuple[pd.DataFrame
     genres = load_genres(genres_csv)
     tracks = select_subset(load_tracks(tracks_csv), subset)
     roots = set(genres.loc[genres["parent"] == 0, "title"])
-    unknown_top = tracks[("track", "genre_top")].notna() & ~tracks[("track", "genre_top")].isin(roots)
+    unknown_top = tracks[("track", "genre_top")].notna() & ~tracks[("track", "genre_top")].isin(
+        roots
+    )
     if unknown_top.any():
         bad = _first_bad(unknown_top, tracks)
         raise MetadataError(
@@ -225,38 +275,61 @@ def build_track_table(tracks_csv, genres_csv, subset: str) -> tuple[pd.DataFrame
         return kept
 
     genres_list = [keep_known(t, ids) for t, ids in zip(tracks.index, tracks[("track", "genres")])]
-    genres_all = [keep_known(t, ids) for t, ids in zip(tracks.index, tracks[("track", "genres_all")])]
+    genres_all = [
+        keep_known(t, ids) for t, ids in zip(tracks.index, tracks[("track", "genres_all")])
+    ]
     if dropped:
         examples = ", ".join(f"{g} (track_id {t})" for g, t in sorted(skipped.items())[:5])
-        log.warning("%s: skipped %d genre id(s) absent from %s in track.genres/track.genres_all, e.g. %s",
-                    tracks_csv, dropped, genres_csv, examples)
+        log.warning(
+            "%s: skipped %d genre id(s) absent from %s in track.genres/track.genres_all, e.g. %s",
+            tracks_csv,
+            dropped,
+            genres_csv,
+            examples,
+        )
     tops = ["|".join(sorted({title[top_level[g]] for g in ids})) for ids in genres_all]
     released = tracks[("album", "date_released")].dt.year
     created = tracks[("track", "date_created")].dt.year
     year = released.fillna(created)
     ids = tracks.index.to_numpy()
     paths = [audio_path(t) for t in ids]
-    table = pd.DataFrame({
-        "track_id": ids,
-        "folder": [p[:3] for p in paths],
-        "path": paths,
-        "subset": tracks[("set", "subset")].astype(str).to_numpy(),
-        "split": tracks[("set", "split")].fillna("").astype(str).to_numpy(),
-        "genre_top": tracks[("track", "genre_top")].fillna("").astype(str).to_numpy(),
-        "genres": ["[" + ", ".join(map(str, g)) + "]" for g in genres_list],
-        "genres_all": ["[" + ", ".join(map(str, g)) + "]" for g in genres_all],
-        "genres_all_top": tops,
-        "artist_id": tracks[("artist", "id")].to_numpy(),
-        "year": year.astype("Int64").to_numpy(),
-        "year_released": released.astype("Int64").to_numpy(),  # album.date_released
-        "year_created": created.astype("Int64").to_numpy(),  # track.date_created (evolution.year_source)
-        "duration": tracks[("track", "duration")].to_numpy(),
-    }, columns=TABLE_COLUMNS)
+    table = pd.DataFrame(
+        {
+            "track_id": ids,
+            "folder": [p[:3] for p in paths],
+            "path": paths,
+            "subset": tracks[("set", "subset")].astype(str).to_numpy(),
+            "split": tracks[("set", "split")].fillna("").astype(str).to_numpy(),
+            "genre_top": tracks[("track", "genre_top")].fillna("").astype(str).to_numpy(),
+            "genres": ["[" + ", ".join(map(str, g)) + "]" for g in genres_list],
+            "genres_all": ["[" + ", ".join(map(str, g)) + "]" for g in genres_all],
+            "genres_all_top": tops,
+            "artist_id": tracks[("artist", "id")].to_numpy(),
+            "year": year.astype("Int64").to_numpy(),
+            "year_released": released.astype("Int64").to_numpy(),  # album.date_released
+            "year_created": created.astype(
+                "Int64"
+            ).to_numpy(),  # track.date_created (evolution.year_source)
+            "duration": tracks[("track", "duration")].to_numpy(),
+        },
+        columns=TABLE_COLUMNS,
+    )
     no_genre = int((table["genres_all"] == "[]").sum())
     if no_genre:
-        log.info("%d track(s) have no genre at all; they are kept here and skipped by the splits", no_genre)
-    genre_table = genres.rename(columns={"#tracks": "n_tracks"})[["genre_id", "parent", "title", "top_level", "n_tracks"]]
-    log.info("%s: %d tracks in subset '%s', %d folders", tracks_csv, len(table), subset, table["folder"].nunique())
+        log.info(
+            "%d track(s) have no genre at all; they are kept here and skipped by the splits",
+            no_genre,
+        )
+    genre_table = genres.rename(columns={"#tracks": "n_tracks"})[
+        ["genre_id", "parent", "title", "top_level", "n_tracks"]
+    ]
+    log.info(
+        "%s: %d tracks in subset '%s', %d folders",
+        tracks_csv,
+        len(table),
+        subset,
+        table["folder"].nunique(),
+    )
     log.info("tracks per subset and status:\n%s", track_counts(table).to_string())
     return table.sort_values("track_id").reset_index(drop=True), genre_table
 

@@ -217,8 +217,11 @@ def _write_split(tmp, rows, genres, features, features_dir, attrs, stats) -> Non
             tqdm(pairs, desc="pack", unit="track", file=sys.stderr, mininterval=5)
         ):
             values, track_attrs = read_track(features_dir / h5, features)
-            mismatched = [key for key in (*PARAM_ATTRS, "dtype") if track_attrs.get(key, "float32")
-                          != attrs[key]]  # fmt: skip
+            mismatched = [
+                key
+                for key in (*PARAM_ATTRS, "dtype")
+                if track_attrs.get(key, "float32") != attrs[key]
+            ]
             if mismatched:
                 raise ValueError(
                     f"{features_dir / h5} (track {track_id}) was extracted with different "

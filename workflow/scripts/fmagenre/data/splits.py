@@ -21,10 +21,21 @@ from fmagenre.io import genre_slug
 
 log = logging.getLogger("fmagenre.splits")
 
-TRACK_COLUMNS = ["track_id", "split", "genre_top", "label", "year", "genres_all", "artist_id", "folder"]
+TRACK_COLUMNS = [
+    "track_id",
+    "split",
+    "genre_top",
+    "label",
+    "year",
+    "genres_all",
+    "artist_id",
+    "folder",
+]
 
 
-def grouped_split(genre: pd.Series, artist: pd.Series, seed: int, held_out_share: float = 0.1) -> pd.Series:
+def grouped_split(
+    genre: pd.Series, artist: pd.Series, seed: int, held_out_share: float = 0.1
+) -> pd.Series:
     """80/10/10 per genre with whole artists (FMA's artist filter: an artist is in one split only).
 
     Each artist belongs to its most frequent genre. Targets per genre: ``held_out_share`` (FMA: 10 %)
@@ -68,9 +79,16 @@ def _multi_genre_tracks(tracks: pd.DataFrame, genres: set[str]) -> pd.DataFrame:
     return kept
 
 
-def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool = True,
-                keep_genres=(), drop_genres=(), min_tracks_per_genre: int = 1,
-                seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_splits(
+    table: pd.DataFrame,
+    report: pd.DataFrame,
+    *,
+    use_official: bool = True,
+    keep_genres=(),
+    drop_genres=(),
+    min_tracks_per_genre: int = 1,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (tracks, genres) as written to ``results/splits/{tracks,genres}.tsv``."""
     status = report.set_index("track_id")["status"]
     ok = table[table["track_id"].map(status).eq("ok")]
@@ -84,40 +102,69 @@ def make_splits(table: pd.DataFrame, report: pd.DataFrame, *, use_official: bool
     counts = labelled["genre_top"].value_counts()
     small = sorted(counts.index[counts < min_tracks_per_genre])
     if small:
-        log.info("dropped genre(s) with fewer than %d tracks: %s", min_tracks_per_genre, ", ".join(small))
+        log.info(
+            "dropped genre(s) with fewer than %d tracks: %s", min_tracks_per_genre, ", ".join(small)
+        )
         labelled = labelled[~labelled["genre_top"].isin(small)]
     if labelled.empty:
-        raise ValueError("no validated, labelled track is left for the splits; check the validation report "
-                         "and splits.keep_genres / drop_genres / min_tracks_per_genre")
+        raise ValueError(
+            "no validated, labelled track is left for the splits; check the validation report "
+            "and splits.keep_genres / drop_genres / min_tracks_per_genre"
+        )
     genres = sorted(labelled["genre_top"].unique())
-    labelled = labelled.assign(label=labelled["genre_top"].map({g: i for i, g in enumerate(genres)}))
+    labelled = labelled.assign(
+        label=labelled["genre_top"].map({g: i for i, g in enumerate(genres)})
+    )
     multi = _multi_genre_tracks(unlabelled, set(genres))
-    log.info("kept %d validated track(s) without a genre_top for multi-label models (label -1); "
-             "left out %d without a label genre in genres_all", len(multi), len(unlabelled) - len(multi))
+    log.info(
+        "kept %d validated track(s) without a genre_top for multi-label models (label -1); "
+        "left out %d without a label genre in genres_all",
+        len(multi),
+        len(unlabelled) - len(multi),
+    )
     labelled = pd.concat([labelled, multi])
     official = labelled["split"].fillna("").isin(SPLITS)
     if use_official and official.all():
         source = "FMA's official split"
     else:
         labelled["split"] = grouped_split(labelled["genre_top"], labelled["artist_id"], seed)
-        why = "splits.use_official is false" if not use_official else (
-            f"{int((~official).sum())} track(s) have no official split")
+        why = (
+            "splits.use_official is false"
+            if not use_official
+            else (f"{int((~official).sum())} track(s) have no official split")
+        )
         source = f"a stratified, artist-grouped split (seed {seed}; {why})"
     labelled["genre_top"] = labelled["genre_top"].where(labelled["label"] >= 0, "")
     labelled["label"] = labelled["label"].astype(int)
     labelled["year"] = labelled["year"].astype("Int64")  # a missing year reads back as NaN, a float
     labelled["genres_all"] = labelled["genres_all_top"]
     tracks = labelled[TRACK_COLUMNS].sort_values("track_id").reset_index(drop=True)
-    per_split = tracks[tracks["label"] >= 0].groupby(["genre_top", "split"]).size().unstack(fill_value=0)
-    genre_table = pd.DataFrame({
-        "label": range(len(genres)),
-        "genre": genres,
-        "slug": [genre_slug(g) for g in genres],
-        **{f"n_{s}": [int(per_split.get(s, pd.Series(dtype=int)).get(g, 0)) for g in genres] for s in SPLITS},
-    })
-    log.info("splits from %s: %s", source,
-             ", ".join(f"{s} {int((tracks['split'] == s).sum())}" for s in SPLITS))
+    per_split = (
+        tracks[tracks["label"] >= 0].groupby(["genre_top", "split"]).size().unstack(fill_value=0)
+    )
+    genre_table = pd.DataFrame(
+        {
+            "label": range(len(genres)),
+            "genre": genres,
+            "slug": [genre_slug(g) for g in genres],
+            **{
+                f"n_{s}": [int(per_split.get(s, pd.Series(dtype=int)).get(g, 0)) for g in genres]
+                for s in SPLITS
+            },
+        }
+    )
+    log.info(
+        "splits from %s: %s",
+        source,
+        ", ".join(f"{s} {int((tracks['split'] == s).sum())}" for s in SPLITS),
+    )
     for row in genre_table.itertuples():
-        log.info("  %s (label %d): training %d, validation %d, test %d",
-                 row.genre, row.label, row.n_training, row.n_validation, row.n_test)
+        log.info(
+            "  %s (label %d): training %d, validation %d, test %d",
+            row.genre,
+            row.label,
+            row.n_training,
+            row.n_validation,
+            row.n_test,
+        )
     return tracks, genre_table

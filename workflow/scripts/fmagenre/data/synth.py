@@ -50,26 +50,50 @@ MULTI_ROOT_FRACTION = 0.12
 
 # The real tracks.csv columns, in the real (sorted) order: 13 album, 17 artist, 2 set, 20 track.
 COLUMNS = (
-    [("album", c) for c in (
-        "comments date_created date_released engineer favorites id information listens "
-        "producer tags title tracks type").split()]
-    + [("artist", c) for c in (
-        "active_year_begin active_year_end associated_labels bio comments date_created favorites id "
-        "latitude location longitude members name related_projects tags website "
-        "wikipedia_page").split()]
+    [
+        ("album", c)
+        for c in (
+            "comments date_created date_released engineer favorites id information listens "
+            "producer tags title tracks type"
+        ).split()
+    ]
+    + [
+        ("artist", c)
+        for c in (
+            "active_year_begin active_year_end associated_labels bio comments date_created favorites id "
+            "latitude location longitude members name related_projects tags website "
+            "wikipedia_page"
+        ).split()
+    ]
     + [("set", "split"), ("set", "subset")]
-    + [("track", c) for c in (
-        "bit_rate comments composer date_created date_recorded duration favorites genre_top genres "
-        "genres_all information interest language_code license listens lyricist number publisher "
-        "tags title").split()]
+    + [
+        ("track", c)
+        for c in (
+            "bit_rate comments composer date_created date_recorded duration favorites genre_top genres "
+            "genres_all information interest language_code license listens lyricist number publisher "
+            "tags title"
+        ).split()
+    ]
 )
 
 # Top-level genres: real FMA genre ids and the real fma_medium track counts (its imbalance).
 TOP_GENRES = {
-    "Rock": (12, 7103), "Electronic": (15, 6314), "Experimental": (38, 2251), "Hip-Hop": (21, 2201),
-    "Folk": (17, 1519), "Instrumental": (1235, 1350), "Pop": (10, 1186), "International": (2, 1018),
-    "Classical": (5, 619), "Old-Time / Historic": (8, 510), "Jazz": (4, 384), "Country": (9, 178),
-    "Soul-RnB": (14, 154), "Spoken": (20, 118), "Blues": (3, 74), "Easy Listening": (13, 21),
+    "Rock": (12, 7103),
+    "Electronic": (15, 6314),
+    "Experimental": (38, 2251),
+    "Hip-Hop": (21, 2201),
+    "Folk": (17, 1519),
+    "Instrumental": (1235, 1350),
+    "Pop": (10, 1186),
+    "International": (2, 1018),
+    "Classical": (5, 619),
+    "Old-Time / Historic": (8, 510),
+    "Jazz": (4, 384),
+    "Country": (9, 178),
+    "Soul-RnB": (14, 154),
+    "Spoken": (20, 118),
+    "Blues": (3, 74),
+    "Easy Listening": (13, 21),
 }
 # Real FMA sub-genres (genre_id, parent, title) from genres.csv, some nested two deep (Bigbeat is a
 # child of Techno). Old-Time / Historic has none in FMA either.
@@ -91,41 +115,283 @@ SUB_GENRES = {
     "Soul-RnB": [(11, 14, "Disco"), (19, 14, "Funk")],
     "Spoken": [(65, 20, "Radio"), (188, 20, "Poetry"), (189, 65, "Talk Radio")],
 }
-SMALL_GENRES = ["Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International",
-                "Pop", "Rock"]
+SMALL_GENRES = [
+    "Electronic",
+    "Experimental",
+    "Folk",
+    "Hip-Hop",
+    "Instrumental",
+    "International",
+    "Pop",
+    "Rock",
+]
 
 # Genre centres: tempo (bpm), kick/snare/hat level, bass level, harmonics count, harmonic rolloff
 # (higher = darker), brightness (lowpass-ish tilt of the noise, 0..1), noise level, scale, swing,
 # dynamics depth, note rate (notes per beat). Chosen so neighbours share parameters (overlap).
 _CENTRES = {
-    "Electronic":   dict(tempo=126, kick=0.9, snare=0.3, hat=0.6, bass=0.8, harmonics=3, rolloff=1.6, bright=0.55, noise=0.05, scale="minor", dyn=0.1, notes=2),
-    "Experimental": dict(tempo=92, kick=0.2, snare=0.2, hat=0.2, bass=0.3, harmonics=9, rolloff=0.7, bright=0.75, noise=0.30, scale="chromatic", dyn=0.6, notes=3),
-    "Folk":         dict(tempo=100, kick=0.1, snare=0.1, hat=0.1, bass=0.3, harmonics=6, rolloff=1.1, bright=0.40, noise=0.03, scale="major", dyn=0.3, notes=2),
-    "Hip-Hop":      dict(tempo=90, kick=1.0, snare=0.8, hat=0.5, bass=0.9, harmonics=4, rolloff=1.4, bright=0.35, noise=0.06, scale="minor", dyn=0.15, notes=1),
-    "Instrumental": dict(tempo=80, kick=0.2, snare=0.1, hat=0.1, bass=0.4, harmonics=7, rolloff=1.0, bright=0.45, noise=0.02, scale="major", dyn=0.5, notes=1),
-    "International": dict(tempo=110, kick=0.4, snare=0.5, hat=0.7, bass=0.4, harmonics=5, rolloff=0.9, bright=0.60, noise=0.04, scale="pentatonic", dyn=0.3, notes=3),
-    "Pop":          dict(tempo=116, kick=0.7, snare=0.6, hat=0.4, bass=0.6, harmonics=5, rolloff=1.2, bright=0.60, noise=0.03, scale="major", dyn=0.2, notes=2),
-    "Rock":         dict(tempo=132, kick=0.8, snare=0.9, hat=0.8, bass=0.7, harmonics=12, rolloff=0.5, bright=0.70, noise=0.10, scale="minor", dyn=0.2, notes=2),
-    "Classical":    dict(tempo=72, kick=0.0, snare=0.0, hat=0.0, bass=0.3, harmonics=8, rolloff=1.0, bright=0.40, noise=0.01, scale="major", dyn=0.7, notes=2),
-    "Old-Time / Historic": dict(tempo=104, kick=0.1, snare=0.2, hat=0.1, bass=0.3, harmonics=6, rolloff=1.3, bright=0.25, noise=0.25, scale="major", dyn=0.3, notes=2),
-    "Jazz":         dict(tempo=140, kick=0.3, snare=0.3, hat=0.9, bass=0.7, harmonics=6, rolloff=1.1, bright=0.50, noise=0.03, scale="chromatic", dyn=0.4, notes=3),
-    "Country":      dict(tempo=108, kick=0.5, snare=0.6, hat=0.3, bass=0.5, harmonics=7, rolloff=0.9, bright=0.55, noise=0.03, scale="major", dyn=0.2, notes=2),
-    "Soul-RnB":     dict(tempo=96, kick=0.7, snare=0.7, hat=0.5, bass=0.8, harmonics=4, rolloff=1.3, bright=0.45, noise=0.03, scale="minor", dyn=0.25, notes=2),
-    "Spoken":       dict(tempo=60, kick=0.0, snare=0.0, hat=0.0, bass=0.1, harmonics=2, rolloff=2.0, bright=0.65, noise=0.35, scale="chromatic", dyn=0.8, notes=4),
-    "Blues":        dict(tempo=84, kick=0.5, snare=0.5, hat=0.4, bass=0.6, harmonics=8, rolloff=0.8, bright=0.45, noise=0.05, scale="minor", dyn=0.3, notes=2),
-    "Easy Listening": dict(tempo=88, kick=0.3, snare=0.2, hat=0.3, bass=0.4, harmonics=4, rolloff=1.5, bright=0.35, noise=0.02, scale="major", dyn=0.2, notes=1),
+    "Electronic": dict(
+        tempo=126,
+        kick=0.9,
+        snare=0.3,
+        hat=0.6,
+        bass=0.8,
+        harmonics=3,
+        rolloff=1.6,
+        bright=0.55,
+        noise=0.05,
+        scale="minor",
+        dyn=0.1,
+        notes=2,
+    ),
+    "Experimental": dict(
+        tempo=92,
+        kick=0.2,
+        snare=0.2,
+        hat=0.2,
+        bass=0.3,
+        harmonics=9,
+        rolloff=0.7,
+        bright=0.75,
+        noise=0.30,
+        scale="chromatic",
+        dyn=0.6,
+        notes=3,
+    ),
+    "Folk": dict(
+        tempo=100,
+        kick=0.1,
+        snare=0.1,
+        hat=0.1,
+        bass=0.3,
+        harmonics=6,
+        rolloff=1.1,
+        bright=0.40,
+        noise=0.03,
+        scale="major",
+        dyn=0.3,
+        notes=2,
+    ),
+    "Hip-Hop": dict(
+        tempo=90,
+        kick=1.0,
+        snare=0.8,
+        hat=0.5,
+        bass=0.9,
+        harmonics=4,
+        rolloff=1.4,
+        bright=0.35,
+        noise=0.06,
+        scale="minor",
+        dyn=0.15,
+        notes=1,
+    ),
+    "Instrumental": dict(
+        tempo=80,
+        kick=0.2,
+        snare=0.1,
+        hat=0.1,
+        bass=0.4,
+        harmonics=7,
+        rolloff=1.0,
+        bright=0.45,
+        noise=0.02,
+        scale="major",
+        dyn=0.5,
+        notes=1,
+    ),
+    "International": dict(
+        tempo=110,
+        kick=0.4,
+        snare=0.5,
+        hat=0.7,
+        bass=0.4,
+        harmonics=5,
+        rolloff=0.9,
+        bright=0.60,
+        noise=0.04,
+        scale="pentatonic",
+        dyn=0.3,
+        notes=3,
+    ),
+    "Pop": dict(
+        tempo=116,
+        kick=0.7,
+        snare=0.6,
+        hat=0.4,
+        bass=0.6,
+        harmonics=5,
+        rolloff=1.2,
+        bright=0.60,
+        noise=0.03,
+        scale="major",
+        dyn=0.2,
+        notes=2,
+    ),
+    "Rock": dict(
+        tempo=132,
+        kick=0.8,
+        snare=0.9,
+        hat=0.8,
+        bass=0.7,
+        harmonics=12,
+        rolloff=0.5,
+        bright=0.70,
+        noise=0.10,
+        scale="minor",
+        dyn=0.2,
+        notes=2,
+    ),
+    "Classical": dict(
+        tempo=72,
+        kick=0.0,
+        snare=0.0,
+        hat=0.0,
+        bass=0.3,
+        harmonics=8,
+        rolloff=1.0,
+        bright=0.40,
+        noise=0.01,
+        scale="major",
+        dyn=0.7,
+        notes=2,
+    ),
+    "Old-Time / Historic": dict(
+        tempo=104,
+        kick=0.1,
+        snare=0.2,
+        hat=0.1,
+        bass=0.3,
+        harmonics=6,
+        rolloff=1.3,
+        bright=0.25,
+        noise=0.25,
+        scale="major",
+        dyn=0.3,
+        notes=2,
+    ),
+    "Jazz": dict(
+        tempo=140,
+        kick=0.3,
+        snare=0.3,
+        hat=0.9,
+        bass=0.7,
+        harmonics=6,
+        rolloff=1.1,
+        bright=0.50,
+        noise=0.03,
+        scale="chromatic",
+        dyn=0.4,
+        notes=3,
+    ),
+    "Country": dict(
+        tempo=108,
+        kick=0.5,
+        snare=0.6,
+        hat=0.3,
+        bass=0.5,
+        harmonics=7,
+        rolloff=0.9,
+        bright=0.55,
+        noise=0.03,
+        scale="major",
+        dyn=0.2,
+        notes=2,
+    ),
+    "Soul-RnB": dict(
+        tempo=96,
+        kick=0.7,
+        snare=0.7,
+        hat=0.5,
+        bass=0.8,
+        harmonics=4,
+        rolloff=1.3,
+        bright=0.45,
+        noise=0.03,
+        scale="minor",
+        dyn=0.25,
+        notes=2,
+    ),
+    "Spoken": dict(
+        tempo=60,
+        kick=0.0,
+        snare=0.0,
+        hat=0.0,
+        bass=0.1,
+        harmonics=2,
+        rolloff=2.0,
+        bright=0.65,
+        noise=0.35,
+        scale="chromatic",
+        dyn=0.8,
+        notes=4,
+    ),
+    "Blues": dict(
+        tempo=84,
+        kick=0.5,
+        snare=0.5,
+        hat=0.4,
+        bass=0.6,
+        harmonics=8,
+        rolloff=0.8,
+        bright=0.45,
+        noise=0.05,
+        scale="minor",
+        dyn=0.3,
+        notes=2,
+    ),
+    "Easy Listening": dict(
+        tempo=88,
+        kick=0.3,
+        snare=0.2,
+        hat=0.3,
+        bass=0.4,
+        harmonics=4,
+        rolloff=1.5,
+        bright=0.35,
+        noise=0.02,
+        scale="major",
+        dyn=0.2,
+        notes=1,
+    ),
 }
-_SCALES = {"major": [0, 2, 4, 5, 7, 9, 11], "minor": [0, 2, 3, 5, 7, 8, 10],
-           "pentatonic": [0, 2, 4, 7, 9], "chromatic": list(range(12))}
+_SCALES = {
+    "major": [0, 2, 4, 5, 7, 9, 11],
+    "minor": [0, 2, 3, 5, 7, 8, 10],
+    "pentatonic": [0, 2, 4, 7, 9],
+    "chromatic": list(range(12)),
+}
 # Within-genre scatter per track and per artist (the artist effect), in the parameters' own units;
 # tempo and noise scatter on a log scale. For the drifting parameters (bright, tempo) the artists'
 # share of the variance is ARTIST_SD**2 / (ARTIST_SD**2 + TRACK_SD**2) = 0.31 (bench/bench_evolution.py
 # uses it); the other parameters are mostly the artist's (its sound), which is what makes a random,
 # non-artist-grouped split leak.
-TRACK_SD = {"bright": 0.12, "tempo": 0.12, "kick": 0.05, "snare": 0.05, "hat": 0.05, "bass": 0.05,
-            "harmonics": 0.5, "rolloff": 0.08, "noise": 0.12, "dyn": 0.04, "notes": 0.3}
-ARTIST_SD = {"bright": 0.08, "tempo": 0.08, "kick": 0.19, "snare": 0.19, "hat": 0.19, "bass": 0.19,
-             "harmonics": 1.9, "rolloff": 0.29, "noise": 0.48, "dyn": 0.14, "notes": 0.6}
+TRACK_SD = {
+    "bright": 0.12,
+    "tempo": 0.12,
+    "kick": 0.05,
+    "snare": 0.05,
+    "hat": 0.05,
+    "bass": 0.05,
+    "harmonics": 0.5,
+    "rolloff": 0.08,
+    "noise": 0.12,
+    "dyn": 0.04,
+    "notes": 0.3,
+}
+ARTIST_SD = {
+    "bright": 0.08,
+    "tempo": 0.08,
+    "kick": 0.19,
+    "snare": 0.19,
+    "hat": 0.19,
+    "bass": 0.19,
+    "harmonics": 1.9,
+    "rolloff": 0.29,
+    "noise": 0.48,
+    "dyn": 0.14,
+    "notes": 0.6,
+}
 ARTIST_OWN_KEY = 0.8  # share of an artist's tracks in the artist's own key root
 COLOUR_GAIN = 1.0  # amplitude of the artist's resonance relative to the mix (+6 dB at its peak)
 DRIFT_SD = 1.5  # planted change across YEARS, in within-genre SDs (drift_scale multiplies it)
@@ -133,14 +399,21 @@ DRIFT_SD = 1.5  # planted change across YEARS, in within-genre SDs (drift_scale 
 # `tempo` the beat (multiplicatively). None = a no-drift control genre. Signs alternate so that a
 # trend test cannot pass by a global bias.
 _DRIFT_CYCLE = [("bright", 1), ("tempo", 1), (None, 0), ("bright", -1), ("tempo", -1), (None, 0)]
-_DRIFT_OBSERVABLE = {"bright": "spectral centroid (higher = brighter)", "tempo": "beats per minute",
-                     None: "none (control genre)"}
+_DRIFT_OBSERVABLE = {
+    "bright": "spectral centroid (higher = brighter)",
+    "tempo": "beats per minute",
+    None: "none (control genre)",
+}
 
 # Planted faults: the kind, the status validation must give it, and for short clips their length as a
 # share of the clip (3 s and 5 s of a 30 s clip, like fma_small's 098565/098567/098569).
 FAULTS = [
-    ("short", "short", 0.1), ("short", "short", 1 / 6), ("empty", "undecodable", None),
-    ("header_only", "undecodable", None), ("garbage", "undecodable", None), ("silent", "silent", None),
+    ("short", "short", 0.1),
+    ("short", "short", 1 / 6),
+    ("empty", "undecodable", None),
+    ("header_only", "undecodable", None),
+    ("garbage", "undecodable", None),
+    ("silent", "silent", None),
     ("missing", "missing", None),
 ]
 
@@ -203,8 +476,12 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
     genres = preset_genres(preset)
     genre_table = _genre_table(genres)
     top_id = {t: TOP_GENRES[t][0] for t in genres}
-    subs = {t: genre_table.loc[(genre_table["top_level"] == top_id[t]) & (genre_table["parent"] != 0),
-                               "genre_id"].tolist() for t in genres}
+    subs = {
+        t: genre_table.loc[
+            (genre_table["top_level"] == top_id[t]) & (genre_table["parent"] != 0), "genre_id"
+        ].tolist()
+        for t in genres
+    }
     genre_of = np.concatenate([[g] * c for g, c in counts.items()])
     n = len(genre_of)
     order = rng.permutation(n)
@@ -221,10 +498,12 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
         position = 0
         while position < len(idx):
             size = int(rng.integers(1, largest + 1))
-            artist_of[idx[position:position + size]] = next_artist
+            artist_of[idx[position : position + size]] = next_artist
             next_artist += 1
             position += size
-    split = grouped_split(pd.Series(genre_of), pd.Series(artist_of), seed, held_out_share).to_numpy()
+    split = grouped_split(
+        pd.Series(genre_of), pd.Series(artist_of), seed, held_out_share
+    ).to_numpy()
     artist_year = rng.integers(YEARS[0], YEARS[1] + 1, size=next_artist)
     year = artist_year[artist_of]
     # Multi-label: sub-genres, and for some tracks a second root genre. genres_all adds every ancestor
@@ -242,7 +521,9 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
     own_index = np.searchsorted(genres, genre_of)
     second_root = np.full(n, -1)
     chosen = rng.choice(n, size=math.ceil(MULTI_ROOT_FRACTION * n), replace=False)
-    second_root[chosen] = (own_index[chosen] + rng.integers(1, len(genres), chosen.size)) % len(genres)
+    second_root[chosen] = (own_index[chosen] + rng.integers(1, len(genres), chosen.size)) % len(
+        genres
+    )
     genres_col, genres_all_col, genre_top_col, blend_with = [], [], [], []
     for i in range(n):
         g = genre_of[i]
@@ -259,16 +540,29 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
         genres_col.append(own)
         genres_all_col.append(sorted({a for gid in own for a in with_ancestors(gid)}))
         genre_top_col.append(g if len({root_of[gid] for gid in own}) == 1 else "")
-    return dict(genres=genres, genre_table=genre_table, ids=ids, genre_of=genre_of, artist_of=artist_of,
-                split=split, year=year, genres_col=genres_col, genres_all_col=genres_all_col,
-                genre_top_col=genre_top_col, blend_with=blend_with, rng=rng)
+    return dict(
+        genres=genres,
+        genre_table=genre_table,
+        ids=ids,
+        genre_of=genre_of,
+        artist_of=artist_of,
+        split=split,
+        year=year,
+        genres_col=genres_col,
+        genres_all_col=genres_all_col,
+        genre_top_col=genre_top_col,
+        blend_with=blend_with,
+        rng=rng,
+    )
 
 
 def _drifts(genres: list[str], drift_scale: float = 1.0) -> dict[str, dict]:
     """Per genre: the drifting parameter (None for controls), its change across YEARS in within-genre
     SDs (``sd_units``) and per year in the parameter's units (log units for tempo)."""
     if drift_scale < 0:
-        raise ValueError(f"dataset.synthetic.drift_scale = {drift_scale}; fix: a number >= 0 (0 = no drift)")
+        raise ValueError(
+            f"dataset.synthetic.drift_scale = {drift_scale}; fix: a number >= 0 (0 = no drift)"
+        )
     drifts = {}
     for index, genre in enumerate(genres):
         parameter, sign = _DRIFT_CYCLE[index % len(_DRIFT_CYCLE)]
@@ -276,10 +570,14 @@ def _drifts(genres: list[str], drift_scale: float = 1.0) -> dict[str, dict]:
         sign = sign if sd_units else 0
         sd = within_genre_sd(parameter) if parameter else 0.0
         drifts[genre] = {
-            "parameter": parameter, "sign": sign, "sd_units": sd_units, "within_genre_sd": sd,
+            "parameter": parameter,
+            "sign": sign,
+            "sd_units": sd_units,
+            "within_genre_sd": sd,
             "units": {"bright": "brightness (0..1)", "tempo": "log(bpm)", None: ""}[parameter],
             "slope_per_year": sign * sd_units * sd / (YEARS[1] - YEARS[0]),
-            "reference_year": (YEARS[0] + YEARS[1]) / 2, "observable": _DRIFT_OBSERVABLE[parameter],
+            "reference_year": (YEARS[0] + YEARS[1]) / 2,
+            "observable": _DRIFT_OBSERVABLE[parameter],
         }
     return drifts
 
@@ -293,12 +591,26 @@ def _artist_effects(n_artists: int, seed: int) -> list[dict]:
     colour = np.exp(rng.uniform(np.log(300.0), np.log(5000.0), n_artists))
     own_scale = rng.random(n_artists) < 0.8
     other = rng.choice(list(_SCALES), n_artists)
-    return [{**dict(zip(names, row.tolist())), "root": int(root), "own_scale": bool(own), "scale": str(alt),
-             "colour_hz": float(hz)} for row, root, own, alt, hz in zip(shifts, roots, own_scale, other, colour)]
+    return [
+        {
+            **dict(zip(names, row.tolist())),
+            "root": int(root),
+            "own_scale": bool(own),
+            "scale": str(alt),
+            "colour_hz": float(hz),
+        }
+        for row, root, own, alt, hz in zip(shifts, roots, own_scale, other, colour)
+    ]
 
 
-def track_parameters(genre: str, year: int, blend: str | None, drift: dict,
-                     rng: np.random.Generator, artist: dict | None = None) -> dict:
+def track_parameters(
+    genre: str,
+    year: int,
+    blend: str | None,
+    drift: dict,
+    rng: np.random.Generator,
+    artist: dict | None = None,
+) -> dict:
     """Synthesis parameters of one track: the genre centre + the artist's effect (an element of
     :func:`_artist_effects`; None = an artist without one, its key and scale drawn per track) +
     scatter (+ blend) + the year's drift."""
@@ -316,14 +628,28 @@ def track_parameters(genre: str, year: int, blend: str | None, drift: dict,
         "snare": float(np.clip(centre["snare"] + a["snare"] + rng.normal(0, t["snare"]), 0, 1)),
         "hat": float(np.clip(centre["hat"] + a["hat"] + rng.normal(0, t["hat"]), 0, 1)),
         "bass": float(np.clip(centre["bass"] + a["bass"] + rng.normal(0, t["bass"]), 0, 1)),
-        "harmonics": int(np.clip(round(centre["harmonics"] + a["harmonics"] + rng.normal(0, t["harmonics"])), 1, 16)),
-        "rolloff": float(np.clip(centre["rolloff"] + a["rolloff"] + rng.normal(0, t["rolloff"]), 0.2, 2.5)),
-        "bright": float(np.clip(centre["bright"] + a["bright"] + rng.normal(0, t["bright"]), 0.05, 0.95)),
-        "noise": float(np.clip(centre["noise"] * np.exp(a["noise"] + rng.normal(0, t["noise"])), 0.0, 0.6)),
+        "harmonics": int(
+            np.clip(
+                round(centre["harmonics"] + a["harmonics"] + rng.normal(0, t["harmonics"])), 1, 16
+            )
+        ),
+        "rolloff": float(
+            np.clip(centre["rolloff"] + a["rolloff"] + rng.normal(0, t["rolloff"]), 0.2, 2.5)
+        ),
+        "bright": float(
+            np.clip(centre["bright"] + a["bright"] + rng.normal(0, t["bright"]), 0.05, 0.95)
+        ),
+        "noise": float(
+            np.clip(centre["noise"] * np.exp(a["noise"] + rng.normal(0, t["noise"])), 0.0, 0.6)
+        ),
         "dyn": float(np.clip(centre["dyn"] + a["dyn"] + rng.normal(0, t["dyn"]), 0, 0.9)),
-        "notes": int(np.clip(round(centre["notes"] + a["notes"] + rng.normal(0, t["notes"])), 1, 4)),
+        "notes": int(
+            np.clip(round(centre["notes"] + a["notes"] + rng.normal(0, t["notes"])), 1, 4)
+        ),
         # MIDI note of the key's root (bass octave): mostly the artist's key
-        "root": int(a["root"] if artist and rng.random() < ARTIST_OWN_KEY else rng.integers(40, 52)),
+        "root": int(
+            a["root"] if artist and rng.random() < ARTIST_OWN_KEY else rng.integers(40, 52)
+        ),
         "pan": float(rng.uniform(-0.4, 0.4)),
         # the artist's production: a resonance at its own frequency on every track (0 = none)
         "colour_hz": float(artist["colour_hz"]) if artist else 0.0,
@@ -355,12 +681,18 @@ def render(params: dict, seconds: float, seed: int) -> np.ndarray:
 
     rng = np.random.default_rng(seed)
     bar = 4 * 60.0 / params["tempo"]
-    phrase = soxr.resample(_phrase(params, min(seconds, 4 * bar), rng), RENDER_RATE, SAMPLE_RATE, quality="HQ")
-    mix = np.resize(phrase.astype(np.float32), int(round(seconds * SAMPLE_RATE)))  # repeats cyclically
+    phrase = soxr.resample(
+        _phrase(params, min(seconds, 4 * bar), rng), RENDER_RATE, SAMPLE_RATE, quality="HQ"
+    )
+    mix = np.resize(
+        phrase.astype(np.float32), int(round(seconds * SAMPLE_RATE))
+    )  # repeats cyclically
     t = np.arange(len(mix), dtype=np.float32) / np.float32(SAMPLE_RATE)
     mix *= 1.0 - params["dyn"] * 0.5 * (1 + np.sin(2 * np.pi * t / (8 * bar) + rng.uniform(0, 6)))
     mix *= 0.8 / max(1e-9, np.abs(mix).max())
-    return np.stack([mix * (1 - params["pan"]), mix * (1 + params["pan"])], axis=1) / (1 + abs(params["pan"]))
+    return np.stack([mix * (1 - params["pan"]), mix * (1 + params["pan"])], axis=1) / (
+        1 + abs(params["pan"])
+    )
 
 
 def _phrase(params: dict, seconds: float, rng: np.random.Generator) -> np.ndarray:
@@ -380,9 +712,11 @@ def _phrase(params: dict, seconds: float, rng: np.random.Generator) -> np.ndarra
     for index, start in enumerate(np.arange(0, seconds, beat / 4)):
         s = int(start * sr)
         pos = index % 16
-        for hit, level, on in ((kick, params["kick"], pos in kick_steps),
-                               (snare, params["snare"] * 0.6, pos in (4, 12)),
-                               (hat, params["hat"] * 0.3, pos % 2 == 0)):
+        for hit, level, on in (
+            (kick, params["kick"], pos in kick_steps),
+            (snare, params["snare"] * 0.6, pos in (4, 12)),
+            (hat, params["hat"] * 0.3, pos % 2 == 0),
+        ):
             if on and level > 0.02:
                 end = min(n, s + len(hit))
                 mix[s:end] += level * hit[: end - s]
@@ -475,42 +809,72 @@ def _tracks_frame(meta: dict, preset: str, n_tracks: int | None) -> pd.DataFrame
     released = pd.to_datetime({"year": year, "month": month, "day": day})
     created = released + pd.to_timedelta(rng.integers(0, 60 * 86400, n), unit="s")
     released_str = released.dt.strftime("%Y-%m-%d 00:00:00").to_numpy(dtype=object)
-    released_str[rng.random(n) < 0.1] = ""  # some albums lack a release date: year falls back to creation
+    released_str[rng.random(n) < 0.1] = (
+        ""  # some albums lack a release date: year falls back to creation
+    )
     created_str = created.dt.strftime("%Y-%m-%d %H:%M:%S")
     if n_tracks is None:
         subset = np.full(n, preset, dtype=object)
     else:  # fma_full-like: nested subsets
-        subset = rng.choice(np.array(["small", "medium", "large"], dtype=object), n, p=[0.075, 0.16, 0.765])
+        subset = rng.choice(
+            np.array(["small", "medium", "large"], dtype=object), n, p=[0.075, 0.16, 0.765]
+        )
     artist = meta["artist_of"]
     data = {
-        ("album", "comments"): 0, ("album", "date_created"): created_str,
-        ("album", "date_released"): released_str, ("album", "engineer"): "",
-        ("album", "favorites"): rng.integers(0, 5, n), ("album", "id"): artist * 10 + 1,
-        ("album", "information"): "", ("album", "listens"): rng.integers(100, 50000, n),
-        ("album", "producer"): "", ("album", "tags"): "[]",
-        ("album", "title"): [f"Album {a}" for a in artist], ("album", "tracks"): rng.integers(1, 15, n),
+        ("album", "comments"): 0,
+        ("album", "date_created"): created_str,
+        ("album", "date_released"): released_str,
+        ("album", "engineer"): "",
+        ("album", "favorites"): rng.integers(0, 5, n),
+        ("album", "id"): artist * 10 + 1,
+        ("album", "information"): "",
+        ("album", "listens"): rng.integers(100, 50000, n),
+        ("album", "producer"): "",
+        ("album", "tags"): "[]",
+        ("album", "title"): [f"Album {a}" for a in artist],
+        ("album", "tracks"): rng.integers(1, 15, n),
         ("album", "type"): "Album",
-        ("artist", "active_year_begin"): "", ("artist", "active_year_end"): "",
-        ("artist", "associated_labels"): "", ("artist", "bio"): "", ("artist", "comments"): 0,
-        ("artist", "date_created"): created_str, ("artist", "favorites"): rng.integers(0, 50, n),
-        ("artist", "id"): artist, ("artist", "latitude"): "", ("artist", "location"): "",
-        ("artist", "longitude"): "", ("artist", "members"): "",
+        ("artist", "active_year_begin"): "",
+        ("artist", "active_year_end"): "",
+        ("artist", "associated_labels"): "",
+        ("artist", "bio"): "",
+        ("artist", "comments"): 0,
+        ("artist", "date_created"): created_str,
+        ("artist", "favorites"): rng.integers(0, 50, n),
+        ("artist", "id"): artist,
+        ("artist", "latitude"): "",
+        ("artist", "location"): "",
+        ("artist", "longitude"): "",
+        ("artist", "members"): "",
         ("artist", "name"): [f"Synthetic Artist {a}" for a in artist],
-        ("artist", "related_projects"): "", ("artist", "tags"): "[]", ("artist", "website"): "",
+        ("artist", "related_projects"): "",
+        ("artist", "tags"): "[]",
+        ("artist", "website"): "",
         ("artist", "wikipedia_page"): "",
-        ("set", "split"): meta["split"], ("set", "subset"): subset,
-        ("track", "bit_rate"): 128000, ("track", "comments"): 0, ("track", "composer"): "",
-        ("track", "date_created"): created_str, ("track", "date_recorded"): "",
+        ("set", "split"): meta["split"],
+        ("set", "subset"): subset,
+        ("track", "bit_rate"): 128000,
+        ("track", "comments"): 0,
+        ("track", "composer"): "",
+        ("track", "date_created"): created_str,
+        ("track", "date_recorded"): "",
         # The whole track's length from the API, as in FMA (the clip is a 30 s cut of it).
-        ("track", "duration"): np.clip(np.round(rng.lognormal(np.log(230), 0.4, n)), 31, 900).astype(int),
+        ("track", "duration"): np.clip(
+            np.round(rng.lognormal(np.log(230), 0.4, n)), 31, 900
+        ).astype(int),
         ("track", "favorites"): rng.integers(0, 10, n),
         ("track", "genre_top"): meta["genre_top_col"],
         ("track", "genres"): [_fmt_list(g) for g in meta["genres_col"]],
         ("track", "genres_all"): [_fmt_list(g) for g in meta["genres_all_col"]],
-        ("track", "information"): "", ("track", "interest"): rng.integers(100, 10000, n),
-        ("track", "language_code"): "en", ("track", "license"): "Attribution",
-        ("track", "listens"): rng.integers(50, 20000, n), ("track", "lyricist"): "",
-        ("track", "number"): rng.integers(1, 12, n), ("track", "publisher"): "", ("track", "tags"): "[]",
+        ("track", "information"): "",
+        ("track", "interest"): rng.integers(100, 10000, n),
+        ("track", "language_code"): "en",
+        ("track", "license"): "Attribution",
+        ("track", "listens"): rng.integers(50, 20000, n),
+        ("track", "lyricist"): "",
+        ("track", "number"): rng.integers(1, 12, n),
+        ("track", "publisher"): "",
+        ("track", "tags"): "[]",
         ("track", "title"): [f"Track {i}" for i in ids],
     }
     frame = pd.DataFrame({key: data[key] for key in COLUMNS}, index=pd.Index(ids, name="track_id"))
@@ -518,10 +882,21 @@ def _tracks_frame(meta: dict, preset: str, n_tracks: int | None) -> pd.DataFrame
     return frame
 
 
-def generate(metadata_dir, audio_dir, *, preset: str = "small", tracks_per_genre: int = 40,
-             clip_seconds: float = 30.0, seed: int = 0, faults: bool = True, audio: bool = True,
-             n_tracks: int | None = None, workers: int | None = None, drift_scale: float = 1.0,
-             held_out_share: float = 0.15) -> dict:
+def generate(
+    metadata_dir,
+    audio_dir,
+    *,
+    preset: str = "small",
+    tracks_per_genre: int = 40,
+    clip_seconds: float = 30.0,
+    seed: int = 0,
+    faults: bool = True,
+    audio: bool = True,
+    n_tracks: int | None = None,
+    workers: int | None = None,
+    drift_scale: float = 1.0,
+    held_out_share: float = 0.15,
+) -> dict:
     """Write a synthetic FMA (metadata, audio, ground truth); return the paths written.
 
     Deterministic: the same arguments give byte-identical files. ``audio=False`` writes the metadata
@@ -539,28 +914,56 @@ def generate(metadata_dir, audio_dir, *, preset: str = "small", tracks_per_genre
     fault_rows = []
     if faults and audio:  # faults live in the audio: metadata-only runs plant none
         chosen = np.random.default_rng(seed + 7).choice(len(ids), size=len(FAULTS), replace=False)
-        fault_rows = [{"track_id": int(ids[i]), "kind": kind, "expected_status": status,
-                       **({"seconds": round(share * clip_seconds, 3)} if share else {})}
-                      for i, (kind, status, share) in zip(sorted(chosen), FAULTS)]
+        fault_rows = [
+            {
+                "track_id": int(ids[i]),
+                "kind": kind,
+                "expected_status": status,
+                **({"seconds": round(share * clip_seconds, 3)} if share else {}),
+            }
+            for i, (kind, status, share) in zip(sorted(chosen), FAULTS)
+        ]
     fault_of = {row["track_id"]: row for row in fault_rows}
     tracks = _tracks_frame(meta, preset, n_tracks)
     genre_table = meta["genre_table"]
     all_ids = [g for row in meta["genres_all_col"] for g in row]
-    genre_table["#tracks"] = genre_table["genre_id"].map(pd.Series(all_ids).value_counts()).fillna(0).astype(int)
+    genre_table["#tracks"] = (
+        genre_table["genre_id"].map(pd.Series(all_ids).value_counts()).fillna(0).astype(int)
+    )
 
     track_truth, jobs = [], []
     param_rng = np.random.default_rng(seed + 11)
     for i, track_id in enumerate(ids if audio else []):
         genre = meta["genre_of"][i]
         artist = int(meta["artist_of"][i])
-        params = track_parameters(genre, int(meta["year"][i]), meta["blend_with"][i], drifts[genre], param_rng,
-                                  effects[artist])
+        params = track_parameters(
+            genre,
+            int(meta["year"][i]),
+            meta["blend_with"][i],
+            drifts[genre],
+            param_rng,
+            effects[artist],
+        )
         path = audio_dir / f"{track_id:06d}"[:3] / f"{track_id:06d}.mp3"
-        jobs.append((str(path), params, clip_seconds, seed * 1_000_003 + int(track_id),
-                     fault_of.get(int(track_id))))
-        track_truth.append({"track_id": int(track_id), "genre": genre, "year": int(meta["year"][i]),
-                            "artist_id": artist,
-                            "blend_with": meta["blend_with"][i], **params})
+        jobs.append(
+            (
+                str(path),
+                params,
+                clip_seconds,
+                seed * 1_000_003 + int(track_id),
+                fault_of.get(int(track_id)),
+            )
+        )
+        track_truth.append(
+            {
+                "track_id": int(track_id),
+                "genre": genre,
+                "year": int(meta["year"][i]),
+                "artist_id": artist,
+                "blend_with": meta["blend_with"][i],
+                **params,
+            }
+        )
     audio_dir.mkdir(parents=True, exist_ok=True)
     if jobs:
         workers = workers or os.cpu_count() or 1
@@ -572,26 +975,53 @@ def generate(metadata_dir, audio_dir, *, preset: str = "small", tracks_per_genre
                 _write_track(job)
 
     metadata_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"tracks": metadata_dir / "tracks.csv", "genres": metadata_dir / "genres.csv",
-             "ground_truth": metadata_dir / "ground_truth.json", "metadata_dir": metadata_dir,
-             "audio_dir": audio_dir}
+    paths = {
+        "tracks": metadata_dir / "tracks.csv",
+        "genres": metadata_dir / "genres.csv",
+        "ground_truth": metadata_dir / "ground_truth.json",
+        "metadata_dir": metadata_dir,
+        "audio_dir": audio_dir,
+    }
     with atomic_path(paths["tracks"]) as tmp:
         tracks.to_csv(tmp)
     with atomic_path(paths["genres"]) as tmp:
         genre_table.to_csv(tmp, index=False)
-    write_json(paths["ground_truth"], {
-        "generator": "fmagenre.data.synth",
-        "arguments": {"preset": preset, "tracks_per_genre": tracks_per_genre, "clip_seconds": clip_seconds,
-                      "seed": seed, "faults": faults, "audio": audio, "n_tracks": n_tracks,
-                      "drift_scale": drift_scale, "held_out_share": held_out_share},
-        "sample_rate": SAMPLE_RATE, "years": list(YEARS), "genres": meta["genres"],
-        "genre_counts": counts, "genre_parameters": {g: _CENTRES[g] for g in meta["genres"]},
-        "drift_sd_units": "change across the whole year range in within-genre SDs of the parameter",
-        "artist_sd": ARTIST_SD, "track_sd": TRACK_SD,
-        "drifts": drifts, "faults": fault_rows, "tracks": track_truth,
-    })
-    log.info("synthetic FMA: %d tracks, %d genres, %d planted faults -> %s, %s",
-             len(ids), len(counts), len(fault_rows), metadata_dir, audio_dir)
+    write_json(
+        paths["ground_truth"],
+        {
+            "generator": "fmagenre.data.synth",
+            "arguments": {
+                "preset": preset,
+                "tracks_per_genre": tracks_per_genre,
+                "clip_seconds": clip_seconds,
+                "seed": seed,
+                "faults": faults,
+                "audio": audio,
+                "n_tracks": n_tracks,
+                "drift_scale": drift_scale,
+                "held_out_share": held_out_share,
+            },
+            "sample_rate": SAMPLE_RATE,
+            "years": list(YEARS),
+            "genres": meta["genres"],
+            "genre_counts": counts,
+            "genre_parameters": {g: _CENTRES[g] for g in meta["genres"]},
+            "drift_sd_units": "change across the whole year range in within-genre SDs of the parameter",
+            "artist_sd": ARTIST_SD,
+            "track_sd": TRACK_SD,
+            "drifts": drifts,
+            "faults": fault_rows,
+            "tracks": track_truth,
+        },
+    )
+    log.info(
+        "synthetic FMA: %d tracks, %d genres, %d planted faults -> %s, %s",
+        len(ids),
+        len(counts),
+        len(fault_rows),
+        metadata_dir,
+        audio_dir,
+    )
     return paths
 
 
@@ -610,9 +1040,19 @@ def main(argv=None) -> None:
     parser.add_argument("--drift-scale", type=float, default=1.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    generate(args.metadata_dir, args.audio_dir, preset=args.preset, tracks_per_genre=args.tracks_per_genre,
-             clip_seconds=args.clip_seconds, seed=args.seed, faults=args.faults, audio=args.audio,
-             n_tracks=args.n_tracks, workers=args.workers, drift_scale=args.drift_scale)
+    generate(
+        args.metadata_dir,
+        args.audio_dir,
+        preset=args.preset,
+        tracks_per_genre=args.tracks_per_genre,
+        clip_seconds=args.clip_seconds,
+        seed=args.seed,
+        faults=args.faults,
+        audio=args.audio,
+        n_tracks=args.n_tracks,
+        workers=args.workers,
+        drift_scale=args.drift_scale,
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ class ValidationParams:
     silence_dbfs: float = -60.0
 
     @classmethod
-    def from_config(cls, section: dict) -> "ValidationParams":
+    def from_config(cls, section: dict) -> ValidationParams:
         """From the ``validation`` config section (schema defaults already filled in)."""
         return cls(float(section["min_seconds"]), float(section["silence_dbfs"]))
 

@@ -37,11 +37,18 @@ def cell_table(tracks: pd.DataFrame, min_tracks: int, min_artists: int) -> pd.Da
     """One row per genre x period of ``tracks`` (genre, period_start, period_end, artist_id):
     genre, period, period_start, period_end, n_tracks, n_artists, eligible."""
     known = tracks.dropna(subset=["period_start"])
-    cells = (known.groupby(["genre", "period_start", "period_end"])
-             .agg(n_tracks=("artist_id", "size"), n_artists=("artist_id", "nunique")).reset_index())
+    cells = (
+        known.groupby(["genre", "period_start", "period_end"])
+        .agg(n_tracks=("artist_id", "size"), n_artists=("artist_id", "nunique"))
+        .reset_index()
+    )
     cells["period_start"] = cells["period_start"].astype(int)
     cells["period_end"] = cells["period_end"].astype(int)
-    cells.insert(1, "period", [period_label(a, b) for a, b in zip(cells["period_start"], cells["period_end"])])
+    cells.insert(
+        1,
+        "period",
+        [period_label(a, b) for a, b in zip(cells["period_start"], cells["period_end"])],
+    )
     cells["eligible"] = (cells["n_tracks"] >= min_tracks) & (cells["n_artists"] >= min_artists)
     return cells
 

@@ -36,7 +36,9 @@ DESCRIPTORS = ["spectral_centroid_hz", "tempo_bpm", "onset_rate_hz", "loudness_d
 BATCH = 256
 
 
-def model_outputs(model: torch.nn.Module, info: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def model_outputs(
+    model: torch.nn.Module, info: dict, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(logits [N, G], embeddings [N, D]) of ``x`` [N, C, T] in feature units, per track.
 
     Logits are the mean over a track's segments as ``fmagenre.models.track_logits`` gives them; the
@@ -51,8 +53,10 @@ def model_outputs(model: torch.nn.Module, info: dict, x: np.ndarray) -> tuple[np
     try:
         with torch.no_grad():
             for start in range(0, len(x), BATCH):
-                windows = segments(normalise(torch.as_tensor(x[start:start + BATCH]), info),
-                                   int(info["input_shape"][1]))
+                windows = segments(
+                    normalise(torch.as_tensor(x[start : start + BATCH]), info),
+                    int(info["input_shape"][1]),
+                )
                 n, count = windows.shape[:2]
                 captured.clear()
                 out = model(windows.reshape(n * count, *windows.shape[2:]))
@@ -69,8 +73,9 @@ def _read_pack(path: str) -> tuple[np.ndarray, np.ndarray, dict]:
     return pack["x"], pack["track_id"], pack["attrs"]
 
 
-def score_tracks(sources: list[tuple[str, str, int]], followed_tsv: str, scores_out: str,
-                 embeddings_out: str) -> pd.DataFrame:
+def score_tracks(
+    sources: list[tuple[str, str, int]], followed_tsv: str, scores_out: str, embeddings_out: str
+) -> pd.DataFrame:
     """``track_scores.tsv`` and ``embeddings.h5`` of the followed tracks.
 
     ``sources``: (checkpoint, pack, fold) triples: each checkpoint scores exactly the tracks of its
@@ -91,13 +96,28 @@ def score_tracks(sources: list[tuple[str, str, int]], followed_tsv: str, scores_
         meta = followed.loc[ids[keep]]
         own = np.array([genres.index(g) for g in meta["genre"]])
         rows = np.arange(len(own))
-        frame = pd.DataFrame({"track_id": ids[keep], **{c: meta[c].to_numpy() for c in
-                              ("genre", "artist_id", "split", "year", "year_source")},
-                              "fold": fold, "scored_by": checkpoint, "margin": margins[rows, own],
-                              "probability": probabilities[rows, own]})
+        frame = pd.DataFrame(
+            {
+                "track_id": ids[keep],
+                **{
+                    c: meta[c].to_numpy()
+                    for c in ("genre", "artist_id", "split", "year", "year_source")
+                },
+                "fold": fold,
+                "scored_by": checkpoint,
+                "margin": margins[rows, own],
+                "probability": probabilities[rows, own],
+            }
+        )
         slugs = [genre_slug(g) for g in genres]
-        frame = pd.concat([frame, pd.DataFrame(margins, columns=[f"margin_{s}" for s in slugs]),
-                           pd.DataFrame(probabilities, columns=[f"probability_{s}" for s in slugs])], axis=1)
+        frame = pd.concat(
+            [
+                frame,
+                pd.DataFrame(margins, columns=[f"margin_{s}" for s in slugs]),
+                pd.DataFrame(probabilities, columns=[f"probability_{s}" for s in slugs]),
+            ],
+            axis=1,
+        )
         frames.append(frame)
         embeddings.append(embedding)
         log.info("%s scored %d tracks", checkpoint, len(frame))
@@ -109,7 +129,9 @@ def score_tracks(sources: list[tuple[str, str, int]], followed_tsv: str, scores_
     write_tsv(scores_out, table)
     with atomic_path(embeddings_out) as tmp, h5py.File(tmp, "w") as handle:
         handle.create_dataset("track_id", data=table["track_id"].to_numpy())
-        handle.create_dataset("embedding", data=np.concatenate(embeddings)[order].astype(np.float32))
+        handle.create_dataset(
+            "embedding", data=np.concatenate(embeddings)[order].astype(np.float32)
+        )
         handle.attrs["genres"] = json.dumps(genres)
     return table
 
@@ -136,14 +158,19 @@ def audio_descriptors(x: np.ndarray, attrs: dict) -> pd.DataFrame:
     onset_rate, loudness = np.empty(len(x)), np.empty(len(x))
     seconds = x.shape[-1] * hop / sr
     for i in range(len(x)):
-        db = mel_db(x[i:i + 1].astype(np.float64), bands, n_mels)[0]
+        db = mel_db(x[i : i + 1].astype(np.float64), bands, n_mels)[0]
         envelope = librosa.onset.onset_strength(S=db, sr=sr, hop_length=hop)
         onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=hop)
         onset_rate[i] = len(onsets) / seconds
         loudness[i] = 10 * np.log10(max(librosa.db_to_power(db).sum(axis=0).mean(), 1e-20))
-    return pd.DataFrame({"spectral_centroid_hz": summaries["spectral_centroid_hz"],
-                         "tempo_bpm": summaries["tempo_bpm"], "onset_rate_hz": onset_rate,
-                         "loudness_db": loudness})
+    return pd.DataFrame(
+        {
+            "spectral_centroid_hz": summaries["spectral_centroid_hz"],
+            "tempo_bpm": summaries["tempo_bpm"],
+            "onset_rate_hz": onset_rate,
+            "loudness_db": loudness,
+        }
+    )
 
 
 def descriptor_table(packs: list[str], followed_tsv: str, output: str) -> pd.DataFrame:

@@ -36,8 +36,15 @@ def _codes(clusters) -> tuple[np.ndarray, int]:
     return codes, int(codes.max()) + 1 if len(codes) else 0
 
 
-def cluster_bootstrap(values, clusters, statistic=None, *, n_boot: int = 1000,
-                      rng: np.random.Generator | None = None, alpha: float = ALPHA):
+def cluster_bootstrap(
+    values,
+    clusters,
+    statistic=None,
+    *,
+    n_boot: int = 1000,
+    rng: np.random.Generator | None = None,
+    alpha: float = ALPHA,
+):
     """(estimate, ci_low, ci_high): percentile CI of ``statistic`` with whole clusters resampled.
 
     ``statistic`` maps a 1-D array of track values to a number; ``None`` is the mean, computed for
@@ -73,19 +80,33 @@ def expected_max(values, m: int) -> float:
         raise ValueError(f"expected_max needs 1 <= m <= n, got m={m}, n={n}")
     i = np.arange(m, n + 1)  # ranks that can be a subset's maximum
     log_w = (gammaln(i) - gammaln(m) - gammaln(i - m + 1)) - (
-        gammaln(n + 1) - gammaln(m + 1) - gammaln(n - m + 1))
-    return float(np.dot(np.exp(log_w), x[m - 1:]))
+        gammaln(n + 1) - gammaln(m + 1) - gammaln(n - m + 1)
+    )
+    return float(np.dot(np.exp(log_w), x[m - 1 :]))
 
 
-def best_corrected(values, clusters, m: int, *, n_boot: int = 1000,
-                   rng: np.random.Generator | None = None, alpha: float = ALPHA):
+def best_corrected(
+    values,
+    clusters,
+    m: int,
+    *,
+    n_boot: int = 1000,
+    rng: np.random.Generator | None = None,
+    alpha: float = ALPHA,
+):
     """(expected max over m-subsets, ci_low, ci_high) with an artist-cluster bootstrap CI.
 
     Resamples that hold fewer than m tracks (artists differ in size) cannot be scored and are left
     out of the CI's quantiles.
     """
-    return cluster_bootstrap(values, clusters, lambda x: expected_max(x, m) if len(x) >= m else np.nan,
-                             n_boot=n_boot, rng=rng, alpha=alpha)
+    return cluster_bootstrap(
+        values,
+        clusters,
+        lambda x: expected_max(x, m) if len(x) >= m else np.nan,
+        n_boot=n_boot,
+        rng=rng,
+        alpha=alpha,
+    )
 
 
 def artist_means(values, years, artists) -> tuple[np.ndarray, np.ndarray]:
@@ -113,8 +134,16 @@ def _weighted_slopes(x, y, weights):
         return (weights * (x - mx) * (y - my)).sum(axis=1) / (weights * (x - mx) ** 2).sum(axis=1)
 
 
-def trend_test(values, years, artists, *, n_perm: int = 999, n_boot: int = 1000,
-               rng: np.random.Generator | None = None, alpha: float = ALPHA) -> dict:
+def trend_test(
+    values,
+    years,
+    artists,
+    *,
+    n_perm: int = 999,
+    n_boot: int = 1000,
+    rng: np.random.Generator | None = None,
+    alpha: float = ALPHA,
+) -> dict:
     """Slope per decade of a measure over release years, with CI and permutation p-value.
 
     Each artist is one point (its mean year, its mean value): tracks of one artist share the artist's
@@ -125,16 +154,32 @@ def trend_test(values, years, artists, *, n_perm: int = 999, n_boot: int = 1000,
     """
     rng = rng or np.random.default_rng(0)
     x, y = artist_means(values, years, artists)
-    out = {"slope_per_decade": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
-           "n_artists": len(x)}
+    out = {
+        "slope_per_decade": np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "p_value": np.nan,
+        "n_artists": len(x),
+    }
     if len(np.unique(x)) < 2:
         return out
-    result = permutation_test((x, y), _slope, permutation_type="pairings", vectorized=True,
-                              n_resamples=n_perm, alternative="two-sided", rng=rng)
+    result = permutation_test(
+        (x, y),
+        _slope,
+        permutation_type="pairings",
+        vectorized=True,
+        n_resamples=n_perm,
+        alternative="two-sided",
+        rng=rng,
+    )
     boot = _weighted_slopes(x, y, cluster_counts(len(x), n_boot, rng).astype(np.float64))
     low, high = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2])
-    out.update(slope_per_decade=10 * float(result.statistic), ci_low=10 * float(low),
-               ci_high=10 * float(high), p_value=float(result.pvalue))
+    out.update(
+        slope_per_decade=10 * float(result.statistic),
+        ci_low=10 * float(low),
+        ci_high=10 * float(high),
+        p_value=float(result.pvalue),
+    )
     return out
 
 
@@ -147,6 +192,9 @@ def verdicts(slopes, p_values, alpha: float = ALPHA) -> tuple[np.ndarray, np.nda
     if finite.any():
         q[finite] = false_discovery_control(p[finite], method="bh")
     significant = finite & (np.nan_to_num(q, nan=1.0) < alpha)
-    verdict = np.where(significant & (slopes > 0), "rising",
-                       np.where(significant & (slopes < 0), "falling", "no evidence"))
+    verdict = np.where(
+        significant & (slopes > 0),
+        "rising",
+        np.where(significant & (slopes < 0), "falling", "no evidence"),
+    )
     return q, verdict.astype(object)

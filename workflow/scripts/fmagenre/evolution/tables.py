@@ -23,11 +23,34 @@ log = logging.getLogger(__name__)
 
 MODEL_MEASURES = ["margin", "displacement"]
 MEASURES = MODEL_MEASURES + DESCRIPTORS
-PERIOD_COLUMNS = ["genre", "period", "period_start", "period_end", "n_tracks", "n_artists", "eligible",
-                  "measure", "mean", "ci_low", "ci_high", "best_corrected", "best_ci_low",
-                  "best_ci_high", "gap_to_optimum"]
-TREND_COLUMNS = ["genre", "measure", "slope_per_decade", "ci_low", "ci_high", "p_value", "q_value",
-                 "verdict", "n_eligible_periods"]
+PERIOD_COLUMNS = [
+    "genre",
+    "period",
+    "period_start",
+    "period_end",
+    "n_tracks",
+    "n_artists",
+    "eligible",
+    "measure",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "best_corrected",
+    "best_ci_low",
+    "best_ci_high",
+    "gap_to_optimum",
+]
+TREND_COLUMNS = [
+    "genre",
+    "measure",
+    "slope_per_decade",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "q_value",
+    "verdict",
+    "n_eligible_periods",
+]
 
 
 def displacement(embedding: np.ndarray, tracks: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
@@ -62,30 +85,59 @@ def optimum_margins(gap_tsvs: list[str]) -> dict[str, float]:
     return out
 
 
-def periods_table(tracks: pd.DataFrame, cells: pd.DataFrame, n_boot: int, rng: np.random.Generator,
-                  optimum: dict[str, float]) -> pd.DataFrame:
+def periods_table(
+    tracks: pd.DataFrame,
+    cells: pd.DataFrame,
+    n_boot: int,
+    rng: np.random.Generator,
+    optimum: dict[str, float],
+) -> pd.DataFrame:
     """One row per cell and measure (see docs/ARCHITECTURE.md)."""
     smallest = cells[cells["eligible"]].groupby("genre")["n_tracks"].min()
     rows = []
     for cell in cells.itertuples(index=False):
-        members = tracks[(tracks["genre"] == cell.genre) & (tracks["period_start"] == cell.period_start)]
+        members = tracks[
+            (tracks["genre"] == cell.genre) & (tracks["period_start"] == cell.period_start)
+        ]
         for measure in MEASURES:
             values = members[measure].to_numpy()
             finite = np.isfinite(values)
-            mean, low, high = cluster_bootstrap(values[finite], members["artist_id"].to_numpy()[finite],
-                                                n_boot=n_boot, rng=rng)
+            mean, low, high = cluster_bootstrap(
+                values[finite], members["artist_id"].to_numpy()[finite], n_boot=n_boot, rng=rng
+            )
             best = (np.nan, np.nan, np.nan)
             if measure == "margin" and cell.eligible:
-                best = best_corrected(values, members["artist_id"].to_numpy(), int(smallest[cell.genre]),
-                                      n_boot=n_boot, rng=rng)
+                best = best_corrected(
+                    values,
+                    members["artist_id"].to_numpy(),
+                    int(smallest[cell.genre]),
+                    n_boot=n_boot,
+                    rng=rng,
+                )
             gap = optimum.get(cell.genre, np.nan) - best[0]
-            rows.append([cell.genre, cell.period, cell.period_start, cell.period_end, cell.n_tracks,
-                         cell.n_artists, bool(cell.eligible), measure, mean, low, high, *best, gap])
+            rows.append(
+                [
+                    cell.genre,
+                    cell.period,
+                    cell.period_start,
+                    cell.period_end,
+                    cell.n_tracks,
+                    cell.n_artists,
+                    bool(cell.eligible),
+                    measure,
+                    mean,
+                    low,
+                    high,
+                    *best,
+                    gap,
+                ]
+            )
     return pd.DataFrame(rows, columns=PERIOD_COLUMNS)
 
 
-def trends_table(tracks: pd.DataFrame, cells: pd.DataFrame, n_perm: int, n_boot: int,
-                 rng: np.random.Generator) -> pd.DataFrame:
+def trends_table(
+    tracks: pd.DataFrame, cells: pd.DataFrame, n_perm: int, n_boot: int, rng: np.random.Generator
+) -> pd.DataFrame:
     """One row per genre and measure over the genre's eligible cells; BH over the whole table."""
     keep = eligible_tracks(tracks, cells)
     n_periods = cells[cells["eligible"]].groupby("genre").size()
@@ -95,28 +147,52 @@ def trends_table(tracks: pd.DataFrame, cells: pd.DataFrame, n_perm: int, n_boot:
         for measure in MEASURES:
             values = mine[measure].to_numpy()
             finite = np.isfinite(values)
-            result = trend_test(values[finite], mine["year"].to_numpy()[finite],
-                                mine["artist_id"].to_numpy()[finite], n_perm=n_perm, n_boot=n_boot, rng=rng)
+            result = trend_test(
+                values[finite],
+                mine["year"].to_numpy()[finite],
+                mine["artist_id"].to_numpy()[finite],
+                n_perm=n_perm,
+                n_boot=n_boot,
+                rng=rng,
+            )
             if int(n_periods.get(genre, 0)) < 2:  # one period cannot show a change over periods
-                result.update(slope_per_decade=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
-            rows.append({"genre": genre, "measure": measure, **result,
-                         "n_eligible_periods": int(n_periods.get(genre, 0))})
+                result.update(
+                    slope_per_decade=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan
+                )
+            rows.append(
+                {
+                    "genre": genre,
+                    "measure": measure,
+                    **result,
+                    "n_eligible_periods": int(n_periods.get(genre, 0)),
+                }
+            )
     table = pd.DataFrame(rows)
     table["q_value"], table["verdict"] = verdicts(table["slope_per_decade"], table["p_value"])
     return table[TREND_COLUMNS]
 
 
-def evolution_tables(scores_tsv: str, embeddings_h5: str, descriptors_tsv: str, gap_tsvs: list[str],
-                     params: dict, periods_out: str, trends_out: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def evolution_tables(
+    scores_tsv: str,
+    embeddings_h5: str,
+    descriptors_tsv: str,
+    gap_tsvs: list[str],
+    params: dict,
+    periods_out: str,
+    trends_out: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Both tables of one model from its track scores, embeddings and the audio descriptors."""
     scores = read_tsv(scores_tsv)
     with h5py.File(embeddings_h5, "r") as handle:
         ids, embedding = handle["track_id"][()], handle["embedding"][()].astype(np.float64)
     if not np.array_equal(ids, scores["track_id"].to_numpy()):
-        raise ValueError(f"{embeddings_h5} and {scores_tsv} list different tracks; fix: rerun evolution_scores")
+        raise ValueError(
+            f"{embeddings_h5} and {scores_tsv} list different tracks; fix: rerun evolution_scores"
+        )
     descriptors = read_tsv(descriptors_tsv).drop(columns="genre")
     tracks = scores[["track_id", "genre", "artist_id", "year", "margin"]].merge(
-        descriptors, on="track_id", how="left", validate="one_to_one")
+        descriptors, on="track_id", how="left", validate="one_to_one"
+    )
     tracks = tracks.join(period_bins(tracks["year"].astype(float), int(params["period_years"])))
     cells = cell_table(tracks, int(params["min_tracks"]), int(params["min_artists"]))
     tracks["displacement"] = displacement(embedding, tracks, cells)
@@ -126,6 +202,12 @@ def evolution_tables(scores_tsv: str, embeddings_h5: str, descriptors_tsv: str, 
     write_tsv(periods_out, periods)
     write_tsv(trends_out, trends)
     for row in trends[trends["verdict"] != "no evidence"].itertuples():
-        log.info("%s %s: %s (slope %.3g per decade, q %.3g)", row.genre, row.measure, row.verdict,
-                 row.slope_per_decade, row.q_value)
+        log.info(
+            "%s %s: %s (slope %.3g per decade, q %.3g)",
+            row.genre,
+            row.measure,
+            row.verdict,
+            row.slope_per_decade,
+            row.q_value,
+        )
     return periods, trends

@@ -19,8 +19,16 @@ from fmagenre.io import read_tsv, write_tsv
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["genre", "n_early", "n_late", "accuracy_early", "accuracy_late", "accuracy_drop", "ci_low",
-           "ci_high"]
+COLUMNS = [
+    "genre",
+    "n_early",
+    "n_late",
+    "accuracy_early",
+    "accuracy_late",
+    "accuracy_drop",
+    "ci_low",
+    "ci_high",
+]
 
 
 def _boot_accuracy(correct: np.ndarray, artists: np.ndarray, n_boot: int, rng) -> np.ndarray:
@@ -39,16 +47,20 @@ def accuracy_drops(frame: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
         if early.empty or late.empty:
             rows.append([genre, len(early), len(late), np.nan, np.nan, np.nan, np.nan, np.nan])
             continue
-        boot = (_boot_accuracy(early["correct"].to_numpy(float), early["artist_id"].to_numpy(), n_boot, rng)
-                - _boot_accuracy(late["correct"].to_numpy(float), late["artist_id"].to_numpy(), n_boot, rng))
+        boot = _boot_accuracy(
+            early["correct"].to_numpy(float), early["artist_id"].to_numpy(), n_boot, rng
+        ) - _boot_accuracy(
+            late["correct"].to_numpy(float), late["artist_id"].to_numpy(), n_boot, rng
+        )
         low, high = np.quantile(boot, [ALPHA / 2, 1 - ALPHA / 2])
         a_early, a_late = early["correct"].mean(), late["correct"].mean()
         rows.append([genre, len(early), len(late), a_early, a_late, a_early - a_late, low, high])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def temporal_generalisation(checkpoint: str, test_pack: str, split_tsv: str, n_boot: int, seed: int,
-                            output: str) -> pd.DataFrame:
+def temporal_generalisation(
+    checkpoint: str, test_pack: str, split_tsv: str, n_boot: int, seed: int, output: str
+) -> pd.DataFrame:
     """``temporal_generalisation.tsv`` from the early-trained model and its test pack."""
     from fmagenre.models import load_model
 
@@ -56,13 +68,24 @@ def temporal_generalisation(checkpoint: str, test_pack: str, split_tsv: str, n_b
     x, ids, _ = _read_pack(test_pack)
     logits, _ = model_outputs(model, info, x)
     split = read_tsv(split_tsv).set_index("track_id").loc[ids]
-    frame = pd.DataFrame({"genre": split["genre_top"].to_numpy(), "artist_id": split["artist_id"].to_numpy(),
-                          "half": split["half"].to_numpy(),
-                          "correct": np.array(info["genres"])[logits.argmax(axis=1)] == split["genre_top"].to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "genre": split["genre_top"].to_numpy(),
+            "artist_id": split["artist_id"].to_numpy(),
+            "half": split["half"].to_numpy(),
+            "correct": np.array(info["genres"])[logits.argmax(axis=1)]
+            == split["genre_top"].to_numpy(),
+        }
+    )
     table = accuracy_drops(frame, n_boot, seed)
     write_tsv(output, table)
     overall = table[table["genre"] == "all"].iloc[0]
-    log.info("temporal generalisation: early %.3f, late %.3f (drop %.3f, CI %.3f..%.3f)",
-             overall["accuracy_early"], overall["accuracy_late"], overall["accuracy_drop"],
-             overall["ci_low"], overall["ci_high"])
+    log.info(
+        "temporal generalisation: early %.3f, late %.3f (drop %.3f, CI %.3f..%.3f)",
+        overall["accuracy_early"],
+        overall["accuracy_late"],
+        overall["accuracy_drop"],
+        overall["ci_low"],
+        overall["ci_high"],
+    )
     return table

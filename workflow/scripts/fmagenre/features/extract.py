@@ -80,7 +80,7 @@ class FeatureParams:
             )
 
     @classmethod
-    def from_config(cls, section: dict) -> "FeatureParams":
+    def from_config(cls, section: dict) -> FeatureParams:
         """From the ``features`` config section (schema defaults already filled in)."""
         return cls(**{name: section[name] for name in cls.__dataclass_fields__})
 
@@ -108,23 +108,23 @@ class FeatureParams:
 # ---- features ------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _window(n_fft: int) -> np.ndarray:
     return librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
     return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _chroma_basis(sr: int, n_fft: int, tuning: float) -> np.ndarray:
     # tuning is quantised to 0.01 by the estimate, so at most ~100 banks are ever built.
     return librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning, n_chroma=N_CHROMA)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tonnetz_basis(n_chroma: int) -> np.ndarray:
     """librosa.feature.tonnetz's projection of chroma onto the 6 tonal-centroid axes (float64)."""
     dim_map = np.linspace(0, 12, num=n_chroma, endpoint=False)
@@ -155,7 +155,7 @@ def power_spectrogram(y: np.ndarray, params: FeatureParams) -> np.ndarray:
     return power
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _banded_mel(sr: int, n_fft: int, n_mels: int, groups: int = 16) -> tuple:
     """The mel bank split into groups of adjacent filters, each kept only over its non-zero bins.
 

@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 CHUNK_FRAMES = 4096
 
 
-
 def write_track(
     path: str | os.PathLike, features: dict[str, np.ndarray], attrs: dict, params: FeatureParams
 ) -> None:

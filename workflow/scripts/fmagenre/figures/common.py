@@ -7,9 +7,9 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from fmagenre.io import atomic_path  # noqa: E402
+from fmagenre.io import atomic_path
 
 
 def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 120) -> None:
@@ -19,7 +19,9 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 120) -> Non
     must be readable on its own.
     """
     path = os.fspath(path)
-    if not (fig._suptitle and fig._suptitle.get_text()) and not any(ax.get_title() for ax in fig.axes):
+    if not (fig._suptitle and fig._suptitle.get_text()) and not any(
+        ax.get_title() for ax in fig.axes
+    ):
         raise ValueError(f"figure for {path} has no title")
     for ax in fig.axes:
         if ax.get_label() == "<colorbar>" or not ax.get_visible() or not ax.has_data():

@@ -27,7 +27,9 @@ from fmagenre.io import read_tsv
 log = logging.getLogger("fmagenre.figures.eda")
 
 SPLIT_ORDER = ("training", "validation", "test")
-DIFF_PERCENTILE = 99.0  # the shared difference scale ignores the 1 % most extreme pixels (noise-floor bands)
+DIFF_PERCENTILE = (
+    99.0  # the shared difference scale ignores the 1 % most extreme pixels (noise-floor bands)
+)
 PANEL_COLUMNS = 4
 
 
@@ -36,7 +38,9 @@ PANEL_COLUMNS = 4
 
 def genre_indicator(genres_all_top: pd.Series) -> pd.DataFrame:
     """Multi-hot [tracks, top-level genres] from ``|``-joined titles (columns sorted by title)."""
-    lists = genres_all_top.fillna("").astype(str).map(lambda text: [g for g in text.split("|") if g])
+    lists = (
+        genres_all_top.fillna("").astype(str).map(lambda text: [g for g in text.split("|") if g])
+    )
     titles = sorted({g for genres in lists for g in genres})
     matrix = np.zeros((len(lists), len(titles)), dtype=np.int64)
     column = {title: i for i, title in enumerate(titles)}
@@ -57,24 +61,38 @@ def genre_correlation(indicator: pd.DataFrame) -> pd.DataFrame:
 
 def count_genres_per_track(table: pd.DataFrame, subset_genres) -> pd.DataFrame:
     """Tracks by number of genres: all ``genres_all`` ids vs the subset's top-level genres (paper's Fig. 2)."""
-    all_genres = table["genres_all"].fillna("[]").map(
-        lambda text: len([g for g in str(text).strip("[]").split(",") if g.strip()])
+    all_genres = (
+        table["genres_all"]
+        .fillna("[]")
+        .map(lambda text: len([g for g in str(text).strip("[]").split(",") if g.strip()]))
     )
     subset = set(subset_genres)
-    top = table["genres_all_top"].fillna("").astype(str).map(
-        lambda text: len({g for g in text.split("|") if g in subset})
+    top = (
+        table["genres_all_top"]
+        .fillna("")
+        .astype(str)
+        .map(lambda text: len({g for g in text.split("|") if g in subset}))
     )
-    counts = pd.DataFrame({
-        "all genres (incl. sub-genres)": all_genres.value_counts(),
-        "subset's top-level genres": top.value_counts(),
-    })
+    counts = pd.DataFrame(
+        {
+            "all genres (incl. sub-genres)": all_genres.value_counts(),
+            "subset's top-level genres": top.value_counts(),
+        }
+    )
     return counts.reindex(range(int(counts.index.max()) + 1), fill_value=0).fillna(0).astype(int)
 
 
 def _annotate(ax, values: np.ndarray, threshold: float) -> None:
     for (row, col), value in np.ndenumerate(values):
-        ax.text(col, row, f"{value:g}", ha="center", va="center", fontsize=7,
-                color="white" if value > threshold else "black")
+        ax.text(
+            col,
+            row,
+            f"{value:g}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if value > threshold else "black",
+        )
 
 
 def plot_cooccurrence(table: pd.DataFrame, path) -> None:
@@ -83,10 +101,17 @@ def plot_cooccurrence(table: pd.DataFrame, path) -> None:
     corr = genre_correlation(indicator)
     n = len(counts)
     size = max(5.0, 0.45 * n + 3)
-    fig, (ax_count, ax_corr) = plt.subplots(1, 2, figsize=(2 * size + 2, size), constrained_layout=True)
+    fig, (ax_count, ax_corr) = plt.subplots(
+        1, 2, figsize=(2 * size + 2, size), constrained_layout=True
+    )
     image = ax_count.imshow(counts.to_numpy(), cmap="viridis")
-    fig.colorbar(image, ax=ax_count, label="tracks carrying both genres", shrink=0.8,
-                 ticks=MaxNLocator(integer=True))
+    fig.colorbar(
+        image,
+        ax=ax_count,
+        label="tracks carrying both genres",
+        shrink=0.8,
+        ticks=MaxNLocator(integer=True),
+    )
     ax_count.set_title("Co-occurrence (tracks)")
     image = ax_corr.imshow(corr.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
     fig.colorbar(image, ax=ax_corr, label="Pearson correlation of genre indicators", shrink=0.8)
@@ -107,7 +132,10 @@ def plot_genres_per_track(table: pd.DataFrame, subset_genres, path) -> None:
     counts = count_genres_per_track(table, subset_genres)
     fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
     width = 0.4
-    colours = {"subset's top-level genres": "tab:blue", "all genres (incl. sub-genres)": "tab:orange"}
+    colours = {
+        "subset's top-level genres": "tab:blue",
+        "all genres (incl. sub-genres)": "tab:orange",
+    }
     for offset, (name, colour) in zip((-width / 2, width / 2), colours.items()):
         bars = ax.bar(counts.index + offset, counts[name], width, label=name, color=colour)
         ax.bar_label(bars, fontsize=7)
@@ -115,17 +143,26 @@ def plot_genres_per_track(table: pd.DataFrame, subset_genres, path) -> None:
     ax.set_xlabel("genres per track")
     ax.set_ylabel("tracks")
     ax.legend()
-    ax.set_title(f"Number of genres per track ({len(table)} tracks, {len(set(subset_genres))} subset genres)")
+    ax.set_title(
+        f"Number of genres per track ({len(table)} tracks, {len(set(subset_genres))} subset genres)"
+    )
     save_figure(fig, path)
 
 
 def plot_tracks_per_split(tracks: pd.DataFrame, path) -> None:
-    counts = pd.crosstab(tracks["genre_top"], tracks["split"]).reindex(columns=list(SPLIT_ORDER), fill_value=0)
+    counts = pd.crosstab(tracks["genre_top"], tracks["split"]).reindex(
+        columns=list(SPLIT_ORDER), fill_value=0
+    )
     fig, ax = plt.subplots(figsize=(8, max(3.0, 0.45 * len(counts) + 1.5)), constrained_layout=True)
     left = np.zeros(len(counts))
     for split in SPLIT_ORDER:
         bars = ax.barh(counts.index, counts[split], left=left, label=split)
-        ax.bar_label(bars, labels=[str(v) if v else "" for v in counts[split]], label_type="center", fontsize=7)
+        ax.bar_label(
+            bars,
+            labels=[str(v) if v else "" for v in counts[split]],
+            label_type="center",
+            fontsize=7,
+        )
         left += counts[split].to_numpy()
     ax.invert_yaxis()
     ax.set_xlabel("tracks")
@@ -139,8 +176,12 @@ def plot_tracks_per_split(tracks: pd.DataFrame, path) -> None:
 def plot_tracks_per_year(tracks: pd.DataFrame, path) -> None:
     known = tracks.dropna(subset=["year"])
     genres = sorted(tracks["genre_top"].unique())
-    fig, ax = plt.subplots(figsize=(10, max(3.0, 0.45 * len(genres) + 1.5)), constrained_layout=True)
-    title = f"Validated tracks per release year and genre ({len(tracks) - len(known)} without a year)"
+    fig, ax = plt.subplots(
+        figsize=(10, max(3.0, 0.45 * len(genres) + 1.5)), constrained_layout=True
+    )
+    title = (
+        f"Validated tracks per release year and genre ({len(tracks) - len(known)} without a year)"
+    )
     if known.empty:
         ax.text(0.5, 0.5, "no track has a year", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(title)
@@ -148,10 +189,17 @@ def plot_tracks_per_year(tracks: pd.DataFrame, path) -> None:
         return
     years = known["year"].astype(int)
     span = range(int(years.min()), int(years.max()) + 1)
-    counts = pd.crosstab(known["genre_top"], years).reindex(index=genres, columns=span, fill_value=0)
+    counts = pd.crosstab(known["genre_top"], years).reindex(
+        index=genres, columns=span, fill_value=0
+    )
     shown = np.ma.masked_equal(counts.to_numpy(), 0)
-    image = ax.imshow(shown, aspect="auto", cmap="viridis", interpolation="nearest",
-                      extent=(span.start - 0.5, span.stop - 0.5, len(genres) - 0.5, -0.5))
+    image = ax.imshow(
+        shown,
+        aspect="auto",
+        cmap="viridis",
+        interpolation="nearest",
+        extent=(span.start - 0.5, span.stop - 0.5, len(genres) - 0.5, -0.5),
+    )
     fig.colorbar(image, ax=ax, label="tracks (blank: none)", ticks=MaxNLocator(integer=True))
     ax.set_yticks(range(len(genres)), genres)
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -176,7 +224,9 @@ def metadata_figures(table_tsv, splits_tsv, genres_tsv, outputs: dict) -> None:
 # ---- audio -----------------------------------------------------------------------------------------
 
 
-def genre_mean_mel(tracks: pd.DataFrame, manifest: pd.DataFrame, features_dir, frames: int | None = None):
+def genre_mean_mel(
+    tracks: pd.DataFrame, manifest: pd.DataFrame, features_dir, frames: int | None = None
+):
     """Mean dB mel spectrogram per genre over ``tracks``, read one HDF5 file at a time.
 
     Every track is cropped to ``frames`` (default: the median track length); a shorter track adds only
@@ -211,8 +261,12 @@ def choose_baseline(baseline: str | None, tracks_per_genre: dict) -> str:
     """
     if baseline is None:
         chosen = max(sorted(tracks_per_genre), key=lambda genre: tracks_per_genre[genre])
-        log.info("figures.baseline_genre is null: using %s, the genre with the most training tracks "
-                 "(%d)", chosen, tracks_per_genre[chosen])
+        log.info(
+            "figures.baseline_genre is null: using %s, the genre with the most training tracks "
+            "(%d)",
+            chosen,
+            tracks_per_genre[chosen],
+        )
         return chosen
     return baseline
 
@@ -220,8 +274,10 @@ def choose_baseline(baseline: str | None, tracks_per_genre: dict) -> str:
 def mel_differences(means: dict, baseline: str) -> dict:
     """Every genre's mean minus the baseline genre's (dB); the baseline's own image is zero."""
     if baseline not in means:
-        raise ValueError(f"baseline genre {baseline!r} has no training tracks; genres with tracks: "
-                         f"{', '.join(means)}. Fix: set figures.baseline_genre to one of them")
+        raise ValueError(
+            f"baseline genre {baseline!r} has no training tracks; genres with tracks: "
+            f"{', '.join(means)}. Fix: set figures.baseline_genre to one of them"
+        )
     return {genre: mean - means[baseline] for genre, mean in means.items()}
 
 
@@ -238,15 +294,30 @@ def _mel_panels(images: dict, info: dict, title: str, colour_label: str, **imsho
     n = len(images)
     cols = min(PANEL_COLUMNS, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 1.2, 3.0 * rows + 0.8), squeeze=False,
-                             sharex=True, sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(3.6 * cols + 1.2, 3.0 * rows + 0.8),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        constrained_layout=True,
+    )
     seconds = info["frames"] * info["hop_length"] / info["sr"]
     n_mels = int(info["n_mels"])
-    centres = librosa.mel_frequencies(n_mels + 2, fmin=float(info["fmin"]), fmax=info["sr"] / 2)[1:-1]
+    centres = librosa.mel_frequencies(n_mels + 2, fmin=float(info["fmin"]), fmax=info["sr"] / 2)[
+        1:-1
+    ]
     ticks = np.linspace(0, n_mels - 1, 6).round().astype(int)
     for ax, (genre, image) in zip(axes.flat, images.items()):
-        shown = ax.imshow(image, origin="lower", aspect="auto", interpolation="nearest",
-                          extent=(0, seconds, -0.5, n_mels - 0.5), **imshow)
+        shown = ax.imshow(
+            image,
+            origin="lower",
+            aspect="auto",
+            interpolation="nearest",
+            extent=(0, seconds, -0.5, n_mels - 0.5),
+            **imshow,
+        )
         ax.set_title(f"{genre} (n={info['tracks'].get(genre, 0)})", fontsize=10)
         ax.set_yticks(ticks, [f"{centres[t]:.0f}" for t in ticks])
         ax.set_xlabel("time (s)")
@@ -261,9 +332,16 @@ def _mel_panels(images: dict, info: dict, title: str, colour_label: str, **imsho
 def plot_mean_mel(means: dict, info: dict, path) -> None:
     values = np.concatenate([np.ravel(m) for m in means.values()])
     low, high = np.nanpercentile(values, [1, 99.9])
-    fig = _mel_panels(means, info, f"Mean mel spectrogram per genre (training split, "
-                      f"{sum(info['tracks'].values())} tracks, first {info['frames']} frames)",
-                      "mean power (dB)", cmap="magma", vmin=low, vmax=high)
+    fig = _mel_panels(
+        means,
+        info,
+        f"Mean mel spectrogram per genre (training split, "
+        f"{sum(info['tracks'].values())} tracks, first {info['frames']} frames)",
+        "mean power (dB)",
+        cmap="magma",
+        vmin=low,
+        vmax=high,
+    )
     save_figure(fig, path)
 
 
@@ -271,13 +349,21 @@ def plot_mel_difference(differences: dict, baseline: str, info: dict, path) -> N
     """Every genre but the baseline, on one symmetric scale centred on zero (red: louder than baseline)."""
     shown = {g: d for g, d in differences.items() if g != baseline} or differences
     limit = symmetric_limit(shown.values())
-    fig = _mel_panels(shown, info, f"Mean mel spectrogram minus {baseline}'s (training split; shared scale "
-                      f"±{limit:.1f} dB)", f"difference to {baseline} (dB)", cmap="RdBu_r",
-                      vmin=-limit, vmax=limit)
+    fig = _mel_panels(
+        shown,
+        info,
+        f"Mean mel spectrogram minus {baseline}'s (training split; shared scale ±{limit:.1f} dB)",
+        f"difference to {baseline} (dB)",
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+    )
     save_figure(fig, path)
 
 
-def mel_figures(splits_tsv, manifest_tsvs, features_dir, baseline: str | None, outputs: dict) -> None:
+def mel_figures(
+    splits_tsv, manifest_tsvs, features_dir, baseline: str | None, outputs: dict
+) -> None:
     """Write ``mean_mel`` and ``mel_difference`` from the training split's per-track HDF5 files
     (``baseline`` None: the genre with the most training tracks)."""
     tracks = read_tsv(splits_tsv, dtype={"folder": str})
@@ -301,7 +387,9 @@ def plot_validation_status(report: pd.DataFrame, path) -> None:
     """Tracks per validation status, so that a reader sees at a glance how many clips were dropped."""
     counts = report["status"].value_counts().reindex(list(STATUSES), fill_value=0)
     fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
-    bars = ax.bar(counts.index, counts.to_numpy(), color=["tab:green"] + ["tab:red"] * (len(counts) - 1))
+    bars = ax.bar(
+        counts.index, counts.to_numpy(), color=["tab:green"] + ["tab:red"] * (len(counts) - 1)
+    )
     ax.bar_label(bars)
     ax.set_xlabel("validation status")
     ax.set_ylabel("tracks")

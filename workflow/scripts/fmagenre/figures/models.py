@@ -58,18 +58,35 @@ def plot_comparison(summary: pd.DataFrame, path: str) -> None:
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(models) + 2), 4.5))
     for position, name in enumerate(models):
         rows = summary[summary["model"] == name]
-        ax.bar(position, rows["test_accuracy"].mean(), 0.6, color="tab:blue", alpha=0.35,
-               label="test, mean over replicates" if position == 0 else None)  # fmt: skip
+        ax.bar(
+            position,
+            rows["test_accuracy"].mean(),
+            0.6,
+            color="tab:blue",
+            alpha=0.35,
+            label="test, mean over replicates" if position == 0 else None,
+        )
         offsets = position + np.linspace(-0.2, 0.2, len(rows)) if len(rows) > 1 else [position]
         ax.errorbar(
-            offsets, rows["test_accuracy"],
-            yerr=[rows["test_accuracy"] - rows["test_accuracy_ci_low"],
-                  rows["test_accuracy_ci_high"] - rows["test_accuracy"]],
-            fmt="o", color="tab:blue", capsize=3, markersize=4,
+            offsets,
+            rows["test_accuracy"],
+            yerr=[
+                rows["test_accuracy"] - rows["test_accuracy_ci_low"],
+                rows["test_accuracy_ci_high"] - rows["test_accuracy"],
+            ],
+            fmt="o",
+            color="tab:blue",
+            capsize=3,
+            markersize=4,
             label="test, one replicate (Wilson 95 % CI)" if position == 0 else None,
-        )  # fmt: skip
-        ax.plot(offsets, rows["val_accuracy_chosen_epoch"], "x", color="tab:orange",
-                label="validation, chosen epoch" if position == 0 else None)  # fmt: skip
+        )
+        ax.plot(
+            offsets,
+            rows["val_accuracy_chosen_epoch"],
+            "x",
+            color="tab:orange",
+            label="validation, chosen epoch" if position == 0 else None,
+        )
         if (rows["collapsed"].astype(str) == "True").any():
             ax.text(position, 0.02, "collapsed", rotation=90, ha="center", va="bottom", color="red")
     baseline = float(summary["majority_baseline_accuracy"].max())

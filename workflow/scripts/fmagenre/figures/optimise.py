@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from fmagenre.figures.common import plt, save_figure
 from fmagenre.data.pack import fit_frames
+from fmagenre.figures.common import plt, save_figure
 from fmagenre.io import read_tsv
 from fmagenre.optimise.optimum import read_optimum
 from fmagenre.optimise.spectra import mel_db

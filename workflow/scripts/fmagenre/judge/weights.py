@@ -33,7 +33,6 @@ TAG_LISTS = {"MSD_musicnn": "MSD_LABELS", "MTT_musicnn": "MTT_LABELS"}
 MANIFEST = "manifest.json"
 
 
-
 def tag_lists(configuration_py: str) -> dict[str, list[str]]:
     """The label lists of the wheel's ``configuration.py``, read without executing it."""
     found = {}

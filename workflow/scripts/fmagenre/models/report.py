@@ -90,9 +90,14 @@ def model_metrics(
     log.info(
         "model %s: test accuracy %.3f [%.3f, %.3f] on %d tracks (majority baseline %.3f), "
         "collapsed %s",
-        spec["name"], metrics["test_accuracy"], low, high, metrics["n_test"],
-        metrics["majority_baseline_accuracy"], metrics["collapsed"],
-    )  # fmt: skip
+        spec["name"],
+        metrics["test_accuracy"],
+        low,
+        high,
+        metrics["n_test"],
+        metrics["majority_baseline_accuracy"],
+        metrics["collapsed"],
+    )
     return metrics
 
 
@@ -103,15 +108,29 @@ REPLICATE_METRICS = INTERVAL_METRICS
 SUMMARY_COLUMNS = (
     ["model", "replicate", "seed", "arch", "features"]
     + [f"{m}{suffix}" for m in INTERVAL_METRICS for suffix in ("", "_ci_low", "_ci_high")]
-    + ["majority_baseline_accuracy", "n_test", "n_test_artists", "val_accuracy_chosen_epoch",
-       "chosen_epoch", "log_loss", "collapsed", "overfit_reached", "replicates"]
+    + [
+        "majority_baseline_accuracy",
+        "n_test",
+        "n_test_artists",
+        "val_accuracy_chosen_epoch",
+        "chosen_epoch",
+        "log_loss",
+        "collapsed",
+        "overfit_reached",
+        "replicates",
+    ]
     + [f"{m}_{stat}" for m in REPLICATE_METRICS for stat in ("mean", "sd")]
-)  # fmt: skip
+)
 # Only some models have these (segment models, multi-label models): empty cells for the others.
 OPTIONAL_COLUMNS = [
-    "majority_vote_accuracy", "multilabel_map", "multilabel_roc_auc", "exact_set_accuracy",
-    "exact_set_accuracy_multi_root", "n_multi_root_test", "epochs_trained",
-]  # fmt: skip
+    "majority_vote_accuracy",
+    "multilabel_map",
+    "multilabel_roc_auc",
+    "exact_set_accuracy",
+    "exact_set_accuracy_multi_root",
+    "n_multi_root_test",
+    "epochs_trained",
+]
 
 
 def _summary_row(name: str, replicate: int, metrics: dict, spec: dict, overfit: dict) -> dict:
@@ -125,8 +144,15 @@ def _summary_row(name: str, replicate: int, metrics: dict, spec: dict, overfit: 
     for metric in INTERVAL_METRICS:
         row[metric] = metrics[metric]
         row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = metrics[f"{metric}_ci"]
-    for key in ("majority_baseline_accuracy", "n_test", "n_test_artists",
-                "val_accuracy_chosen_epoch", "chosen_epoch", "log_loss", "collapsed"):  # fmt: skip
+    for key in (
+        "majority_baseline_accuracy",
+        "n_test",
+        "n_test_artists",
+        "val_accuracy_chosen_epoch",
+        "chosen_epoch",
+        "log_loss",
+        "collapsed",
+    ):
         row[key] = metrics[key]
     row["overfit_reached"] = overfit[name]["reached"] if name in overfit else None
     row.update({key: metrics.get(key) for key in OPTIONAL_COLUMNS})

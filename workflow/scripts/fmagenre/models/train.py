@@ -36,9 +36,23 @@ from fmagenre.models.zoo import build_model
 log = logging.getLogger("fmagenre.models")
 
 REQUIRED = (
-    "arch", "features", "optimizer", "lr", "lr_decay", "lr_schedule", "momentum", "weight_decay",
-    "epochs", "batch_size", "patience", "dropout", "segment_seconds", "multilabel", "seed", "device",
-)  # fmt: skip
+    "arch",
+    "features",
+    "optimizer",
+    "lr",
+    "lr_decay",
+    "lr_schedule",
+    "momentum",
+    "weight_decay",
+    "epochs",
+    "batch_size",
+    "patience",
+    "dropout",
+    "segment_seconds",
+    "multilabel",
+    "seed",
+    "device",
+)
 RESUME_NAME = "resume.pt"
 EVAL_BATCH = 256
 
@@ -386,9 +400,16 @@ def train_model(
     multilabel = bool(spec["multilabel"])
     log.info(
         "model %s: %s on %s [%d x %d], %d parameters, %d training tracks x %d segments, device %s",
-        spec["name"], spec["arch"], train_pack["feature_set"], channels, frames,
-        sum(p.numel() for p in model.parameters()), len(data["training"].y), total // frames, device,
-    )  # fmt: skip
+        spec["name"],
+        spec["arch"],
+        train_pack["feature_set"],
+        channels,
+        frames,
+        sum(p.numel() for p in model.parameters()),
+        len(data["training"].y),
+        total // frames,
+        device,
+    )
     checkpoint_path = Path(outputs["checkpoint"])
     resume_path = checkpoint_path.parent / RESUME_NAME
     identity = {"spec": spec, "shape": list(train_pack["x"].shape), "genres": train_pack["genres"]}

@@ -63,7 +63,7 @@ class AudioParams:
     target_dbfs: float = -20.0
 
     @classmethod
-    def from_config(cls, section: dict) -> "AudioParams":
+    def from_config(cls, section: dict) -> AudioParams:
         return cls(**{name: section[name] for name in cls.__dataclass_fields__})
 
 
@@ -141,7 +141,7 @@ def invert(
     return finish(y, feature.sr, params), spectral_convergence_db(magnitude, y, feature)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mel_inverse(sr: int, n_fft: int, n_mels: int) -> tuple[np.ndarray, np.ndarray, float]:
     """The mel basis (sparse: a bin feeds at most two filters), its pseudo-inverse and the Lipschitz
     constant of the NNLS gradient."""

@@ -19,10 +19,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from fmagenre.data.pack import fit_frames
+from fmagenre.data.pack import fit_frames, read_pack
 from fmagenre.io import read_tsv, write_tsv
 from fmagenre.optimise.optimum import read_optimum
-from fmagenre.data.pack import read_pack
 from fmagenre.optimise.spectra import mel_db, track_summaries
 
 log = logging.getLogger(__name__)

@@ -65,7 +65,7 @@ class OptimiseParams:
             )
 
     @classmethod
-    def from_config(cls, section: dict) -> "OptimiseParams":
+    def from_config(cls, section: dict) -> OptimiseParams:
         """From the ``optimise`` config section (schema defaults filled)."""
         return cls(**{name: section[name] for name in cls.__dataclass_fields__})
 
@@ -332,18 +332,36 @@ def optimise_genre(
     margins = genre_margins(logits)[:, target]
     names = [*FIXED_STARTS, *(f"track_{t}" for t in real.start_ids)]
     log_starts(genre, names, margins, real, result)
-    write_optimum(output, Optimum(
-        genre=genres[target], slug=genre, genre_index=target, genres=genres, start_names=names,
-        start_track_ids=[-1, -1, *real.start_ids], start_inputs=x_starts.astype(np.float32),
-        start_inputs_normalised=result.inputs.astype(np.float32),
-        start_logits=logits.astype(np.float32), start_margins=margins.astype(np.float32),
-        trajectories=result.trajectories, penalty_names=result.penalty_names,
-        penalty_ratios=result.penalty_ratios.astype(np.float32), best_track_x=real.best_x,
-        best_track_id=real.best_id, best_track_split=real.best_split,
-        best_track_margin=real.best_margin, typical_track_x=real.typical_x,
-        typical_track_id=real.typical_id, feature_lo_normalised=lo.astype(np.float32),
-        feature_hi_normalised=hi.astype(np.float32), space=space.name, params=asdict(params),
-        bands=info["bands"], frames=pack_frames, feature_set=str(info["feature_set"]),
-        checkpoint=str(checkpoint),
-        feature={key: int(packs["training"]["attrs"][key]) for key in PARAM_ATTRS},
-    ))  # fmt: skip
+    write_optimum(
+        output,
+        Optimum(
+            genre=genres[target],
+            slug=genre,
+            genre_index=target,
+            genres=genres,
+            start_names=names,
+            start_track_ids=[-1, -1, *real.start_ids],
+            start_inputs=x_starts.astype(np.float32),
+            start_inputs_normalised=result.inputs.astype(np.float32),
+            start_logits=logits.astype(np.float32),
+            start_margins=margins.astype(np.float32),
+            trajectories=result.trajectories,
+            penalty_names=result.penalty_names,
+            penalty_ratios=result.penalty_ratios.astype(np.float32),
+            best_track_x=real.best_x,
+            best_track_id=real.best_id,
+            best_track_split=real.best_split,
+            best_track_margin=real.best_margin,
+            typical_track_x=real.typical_x,
+            typical_track_id=real.typical_id,
+            feature_lo_normalised=lo.astype(np.float32),
+            feature_hi_normalised=hi.astype(np.float32),
+            space=space.name,
+            params=asdict(params),
+            bands=info["bands"],
+            frames=pack_frames,
+            feature_set=str(info["feature_set"]),
+            checkpoint=str(checkpoint),
+            feature={key: int(packs["training"]["attrs"][key]) for key in PARAM_ATTRS},
+        ),
+    )

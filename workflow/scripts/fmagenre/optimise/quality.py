@@ -58,7 +58,7 @@ class Thresholds:
     roundtrip_share_min: float = 0.5
 
     @classmethod
-    def from_config(cls, section: dict) -> "Thresholds":
+    def from_config(cls, section: dict) -> Thresholds:
         return cls(**{name: section[name] for name in cls.__dataclass_fields__})
 
 

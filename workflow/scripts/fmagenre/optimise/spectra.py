@@ -44,7 +44,7 @@ def mel_power(x: np.ndarray, bands, n_mels: int) -> np.ndarray:
     return librosa.db_to_power(mel_db(x, bands, n_mels))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mel_centres(n_mels: int, sr: int) -> np.ndarray:
     """Centre frequencies (Hz) of librosa's slaney mel filters (fmin 0, fmax sr/2)."""
     return librosa.mel_frequencies(n_mels + 2, fmin=0.0, fmax=sr / 2.0)[1:-1]
@@ -62,8 +62,9 @@ def track_summaries(
     """
     centres = mel_centres(n_mels, sr)
     centroid, tempo = np.empty(len(x)), np.empty(len(x))
-    for start in tqdm(range(0, len(x), chunk), desc="summaries", unit="chunk", file=sys.stderr,
-                      mininterval=10):  # fmt: skip
+    for start in tqdm(
+        range(0, len(x), chunk), desc="summaries", unit="chunk", file=sys.stderr, mininterval=10
+    ):
         part = slice(start, start + chunk)
         db = mel_db(x[part].astype(np.float64), bands, n_mels)
         power = librosa.db_to_power(db)
