@@ -68,3 +68,18 @@ def test_dataclass_defaults_agree_with_the_schema(cls):
             assert value == section[name], (
                 f"{cls.__name__}.{name}: {value!r} vs schema {section[name]!r}"
             )
+
+
+def test_generator_defaults_agree_with_the_schema():
+    """generate()'s keyword defaults (used by tests and the CLI's callers) equal dataset.synthetic's."""
+    import inspect
+
+    from fmagenre.config import synthetic_defaults
+    from fmagenre.data.synth import generate
+
+    schema = synthetic_defaults()
+    parameters = inspect.signature(generate).parameters
+    shared = [name for name in parameters if name in schema]
+    assert len(shared) >= 6
+    for name in shared:
+        assert parameters[name].default == schema[name], f"generate({name}=...) vs the schema"

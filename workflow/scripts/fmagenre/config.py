@@ -167,3 +167,11 @@ def schema_defaults(schema: dict | None = None) -> dict:
     config: dict = {}
     _fill_defaults(config, {"properties": {k: v for k, v in schema["properties"].items()}})
     return config
+
+
+def synthetic_defaults(schema: dict | None = None) -> dict:
+    """``dataset.synthetic``'s schema defaults (the section sits under the required ``dataset``, so
+    :func:`schema_defaults` cannot fill it): the generator's command line takes its defaults here."""
+    schema = schema or load_schema()
+    section = schema["properties"]["dataset"]["properties"]["synthetic"]["properties"]
+    return {name: sub["default"] for name, sub in section.items() if "default" in sub}

@@ -1026,18 +1026,21 @@ def generate(
 
 
 def main(argv=None) -> None:
+    from fmagenre.config import synthetic_defaults
+
+    defaults = synthetic_defaults()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--metadata-dir", required=True)
     parser.add_argument("--audio-dir", required=True)
-    parser.add_argument("--preset", choices=["small", "medium"], default="small")
-    parser.add_argument("--tracks-per-genre", type=int, default=40)
-    parser.add_argument("--clip-seconds", type=float, default=30.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", choices=["small", "medium"], default=defaults["preset"])
+    parser.add_argument("--tracks-per-genre", type=int, default=defaults["tracks_per_genre"])
+    parser.add_argument("--clip-seconds", type=float, default=defaults["clip_seconds"])
+    parser.add_argument("--seed", type=int, default=defaults["seed"])
     parser.add_argument("--no-faults", dest="faults", action="store_false")
     parser.add_argument("--no-audio", dest="audio", action="store_false")
-    parser.add_argument("--n-tracks", type=int, default=None)
+    parser.add_argument("--n-tracks", type=int, default=defaults["n_tracks"])
     parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--drift-scale", type=float, default=1.0)
+    parser.add_argument("--drift-scale", type=float, default=defaults["drift_scale"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     generate(
