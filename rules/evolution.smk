@@ -259,6 +259,7 @@ rule temporal_generalisation:
     params:
         bootstrap=EVOLUTION["bootstrap"],
         seed=EVOLUTION["seed"],
+        min_artists=EVOLUTION["min_artists"],
         code=fingerprint("temporal_generalisation"),
     script:
         "../workflow/scripts/temporal_generalisation.py"

@@ -146,8 +146,14 @@ def test_accuracy_drop_and_its_ci():
         }
     )
     frame["correct"] = np.where(frame["half"] == "early", rng.random(n) < 0.8, rng.random(n) < 0.4)
-    table = accuracy_drops(frame, 500, seed=0).set_index("genre")
+    table = accuracy_drops(frame, 500, seed=0, min_artists=3).set_index("genre")
     row = table.loc["A"]
     assert row["accuracy_drop"] == pytest.approx(row["accuracy_early"] - row["accuracy_late"])
     assert 0 < row["ci_low"] < row["accuracy_drop"] < row["ci_high"]
     assert table.loc["all", "n_early"] == n / 2
+    # two early artists: no CI (a bootstrap of two artists is degenerate), the drop is still shown
+    few = frame[(frame["half"] == "late") | (frame["artist_id"] < 2)]
+    row = accuracy_drops(few, 500, seed=0, min_artists=3).set_index("genre").loc["A"]
+    assert (
+        np.isnan(row["ci_low"]) and np.isnan(row["ci_high"]) and np.isfinite(row["accuracy_drop"])
+    )

@@ -12,5 +12,6 @@ temporal_generalisation(
     split_tsv=snakemake.input.split,
     n_boot=snakemake.params.bootstrap,
     seed=snakemake.params.seed,
+    min_artists=snakemake.params.min_artists,
     output=snakemake.output.table,
 )

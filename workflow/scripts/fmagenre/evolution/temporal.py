@@ -37,9 +37,13 @@ def _boot_accuracy(correct: np.ndarray, artists: np.ndarray, n_boot: int, rng) -
     return (weights * correct).sum(axis=1) / weights.sum(axis=1)
 
 
-def accuracy_drops(frame: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
+def accuracy_drops(frame: pd.DataFrame, n_boot: int, seed: int, min_artists: int) -> pd.DataFrame:
     """Per genre (and ``all``): early and late accuracy and the drop with its CI; ``frame`` has
-    genre, artist_id, half (early|late) and correct (bool) per test track."""
+    genre, artist_id, half (early|late) and correct (bool) per test track.
+
+    A half with fewer than ``min_artists`` artists (``evolution.min_artists``, as for cells) gets no
+    CI: an artist bootstrap of one or two artists is degenerate (a zero-width "interval"), so such a
+    genre is left out of the test rather than read as evidence."""
     rng = np.random.default_rng(seed)
     rows = []
     for genre, mine in [*frame.groupby("genre"), ("all", frame)]:
@@ -53,13 +57,21 @@ def accuracy_drops(frame: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
             late["correct"].to_numpy(float), late["artist_id"].to_numpy(), n_boot, rng
         )
         low, high = np.quantile(boot, [ALPHA / 2, 1 - ALPHA / 2])
+        if min(early["artist_id"].nunique(), late["artist_id"].nunique()) < min_artists:
+            low = high = np.nan
         a_early, a_late = early["correct"].mean(), late["correct"].mean()
         rows.append([genre, len(early), len(late), a_early, a_late, a_early - a_late, low, high])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def temporal_generalisation(
-    checkpoint: str, test_pack: str, split_tsv: str, n_boot: int, seed: int, output: str
+    checkpoint: str,
+    test_pack: str,
+    split_tsv: str,
+    n_boot: int,
+    seed: int,
+    min_artists: int,
+    output: str,
 ) -> pd.DataFrame:
     """``temporal_generalisation.tsv`` from the early-trained model and its test pack."""
     from fmagenre.models import load_model
@@ -77,7 +89,7 @@ def temporal_generalisation(
             == split["genre_top"].to_numpy(),
         }
     )
-    table = accuracy_drops(frame, n_boot, seed)
+    table = accuracy_drops(frame, n_boot, seed, min_artists)
     write_tsv(output, table)
     overall = table[table["genre"] == "all"].iloc[0]
     log.info(
