@@ -41,7 +41,8 @@ def test_quality_has_every_genre_and_start_and_the_gap_reports_the_headline(work
             optimum = read_optimum(root / f"{genre_slug(genre)}.h5")
             rows = quality[quality["genre"] == genre]
             assert list(rows["start"]) == optimum.start_names
-            assert len(rows) == config["optimise"]["starts"]
+            # a genre with few training tracks gets fewer real starts (logged), never more
+            assert 3 <= len(rows) <= config["optimise"]["starts"]
             assert optimum.best_track_id not in optimum.start_track_ids
         assert set(quality["verdict"]) <= {"representative", "adversarial"}
         assert quality[["margin", "clamp_fraction", "knn_percentile"]].notna().all().all()

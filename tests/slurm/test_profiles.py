@@ -17,17 +17,25 @@ RULE = re.compile(
 
 
 def _rules_using_the_device_resolver() -> set[str]:
-    """Rules whose code fingerprint lists fmagenre.device: the only ones that compute on a GPU."""
+    """Rules whose script reaches fmagenre.device (computed imports, as the code fingerprints are),
+    and the rules derived from them with ``use rule``: the only ones that compute on a GPU."""
+    from fmagenre.fingerprint import import_closure
+
+    scripts = ROOT / "workflow" / "scripts"
+    device = (scripts / "fmagenre" / "device.py").resolve()
+    text = "\n".join(path.read_text() for path in sorted((ROOT / "rules").glob("*.smk")))
     rules = set()
-    for path in (ROOT / "rules").glob("*.smk"):
-        for name, body in RULE.findall(path.read_text()):
-            code = re.search(r"code=code\((.*?)\)", body, re.S)
-            if code and '"device"' in code.group(1):
-                rules.add(name)
+    for name, body in RULE.findall(text):
+        script = re.search(r'script:\s+"\.\./workflow/scripts/(\w+)\.py"', body)
+        if script and device in import_closure(scripts / f"{script.group(1)}.py"):
+            rules.add(name)
+    for base, derived in re.findall(r"^use rule (\w+) as (\w+)", text, re.M):
+        if base in rules:
+            rules.add(derived)
     return rules
 
 
-GPU_RULES = {"train_model", "overfit_check"}
+GPU_RULES = {"train_model", "train_replicate", "overfit_check", "evolution_train"}
 
 
 def _parse(name: str):
