@@ -89,6 +89,9 @@ def test_slurm_groups_small_cpu_jobs_into_bounded_jobs():
     groups, components = args.groups, args.group_components
     assert {"optimise_genre", "invert_genre", "gap_figure", "model_summary"} <= set(groups)
     assert set(groups.values()) == set(components)
+    text = "\n".join(path.read_text() for path in (ROOT / "rules").glob("*.smk"))
+    defined = set(re.findall(r"^(?:rule|checkpoint) (\w+):", text, re.M))
+    assert set(groups) <= defined, sorted(set(groups) - defined)  # no stale rule names
     assert all(2 <= n <= 8 for n in components.values())  # bigger jobs, still node-sized
     assert not set(groups) & (GPU_RULES | {"extract_folder", "pack_dataset", "track_table"})
     # cpus_per_task is summed over a group's parallel jobs without the --cores cap threads get:
