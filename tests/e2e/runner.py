@@ -12,8 +12,13 @@ TINY_CONFIG = ROOT / "tests" / "e2e" / "tiny.yaml"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1500):
-    """Run the project's workflow on the tiny config in ``workdir``; return the CompletedProcess."""
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: int = 1500, env: dict | None = None
+):
+    """Run the project's workflow on the tiny config in ``workdir``; return the CompletedProcess.
+
+    ``env`` replaces the process environment (the SLURM test points Snakemake at its cluster).
+    """
     command = [
         str(SNAKEMAKE),
         "--snakefile",
@@ -24,7 +29,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1500
         str(TINY_CONFIG),
         *args,
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(

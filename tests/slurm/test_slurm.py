@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
-from runner import SNAKEMAKE, TINY_CONFIG
+from runner import snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 SLURM_PROFILE = ROOT / "profiles" / "slurm"
@@ -31,20 +30,8 @@ TARGET_RULES = {"all", "data_stage"}
 
 
 def _run(workdir: Path, *args: str, env: dict | None = None, timeout: int = 1500):
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(TINY_CONFIG),
-        *args,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-    text = result.stdout + result.stderr
-    assert result.returncode == 0, f"snakemake {' '.join(args)} failed:\n{text[-12000:]}"
-    return text
+    result = snakemake(workdir, *args, env=env, timeout=timeout)
+    return result.stdout + result.stderr
 
 
 def _fit_to_test_node(resources: dict, cluster) -> dict:

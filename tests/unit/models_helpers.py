@@ -1,67 +1,84 @@
-"""Helpers shared by the model tests: tiny packed datasets in the documented layout, full specs."""
+"""Helpers shared by the model tests: tiny packs made by the pipeline's own writers, full specs."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import h5py
 import numpy as np
+import pandas as pd
 
 from fmagenre.config import validate_config
+from fmagenre.data.pack import FEATURE_SETS, pack_dataset
+from fmagenre.features.extract import FEATURES, FeatureParams
+from fmagenre.features.store import write_track
+from fmagenre.io import write_tsv
 
 GENRES = ["Electronic", "Folk", "Hip-Hop", "Rock"]
-BANDS = {
-    "mfcc": [["mfcc", 20]],
-    "mel": [["mel", 32]],
-    "mfcc+chroma+tonnetz": [["mfcc", 20], ["chroma", 12], ["tonnetz", 6]],
-}
 SIZES = {"training": 48, "validation": 16, "test": 16}
-PARAMS = {"sr": 22050, "hop_length": 512, "n_fft": 2048, "n_mels": 32, "n_mfcc": 20}
+# Track ids per split: distinct across splits, as in a real split table (validation 100.., test 200..).
+FIRST_ID = {"training": 1000, "validation": 100, "test": 200}
+PARAMS = FeatureParams(n_mfcc=20, n_mels=32, dtype="float32")
 
 
 def write_packs(
     folder: Path, feature_set: str = "mfcc", frames: int = 300, seed: int = 0, unlabelled: int = 0
 ) -> dict:
-    """Write training/validation/test packs whose genres differ by a band pattern (learnable).
+    """Packs written by the pipeline's own writers (per-track store, then ``pack_dataset``) whose
+    genres differ by a band pattern (learnable): {split: path}.
 
     The last ``unlabelled`` tracks of each split have two root genres and no genre_top (label -1).
     """
     rng = np.random.default_rng(seed)
-    bands = BANDS[feature_set]
-    channels = sum(n for _, n in bands)
-    patterns = rng.normal(0, 1.0, (len(GENRES), channels, 1)).astype(np.float32)
-    data = {}
+    bands = PARAMS.bands()
+    channels = sum(bands[name] for name in FEATURE_SETS[feature_set])
+    patterns = rng.normal(0, 1.0, (len(GENRES), channels, 1))
+    rows, manifest = [], []
     for split, n in SIZES.items():
-        y = np.arange(n) % len(GENRES)
-        x = 10 + 3 * rng.normal(size=(n, channels, frames)).astype(np.float32) + 3 * patterns[y]
-        y_multi = np.zeros((n, len(GENRES)), dtype=np.uint8)
-        y_multi[np.arange(n), y] = 1
-        y_multi[np.arange(n), (y + 1) % len(GENRES)] = np.arange(n) % 3 == 0
-        if unlabelled:
-            y_multi[n - unlabelled :, (y[n - unlabelled :] + 1) % len(GENRES)] = 1
-            y = np.where(np.arange(n) < n - unlabelled, y, -1)
-        data[split] = (x.astype(np.float32), y, y_multi)
-    mean = data["training"][0].mean(axis=(0, 2)).astype(np.float32)
-    std = data["training"][0].std(axis=(0, 2)).astype(np.float32)
-    paths = {}
-    for split, (x, y, y_multi) in data.items():
-        path = folder / feature_set / f"{split}.h5"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with h5py.File(path, "w") as handle:
-            handle["x"], handle["y"], handle["y_multi"] = x, y.astype(np.int64), y_multi
-            handle["track_id"] = np.arange(len(y), dtype=np.int64)
-            handle["year"] = np.full(len(y), np.nan, dtype=np.float32)
-            handle["mean"], handle["std"] = mean, std
-            handle.attrs.update(
-                feature_set=feature_set,
-                bands=json.dumps(bands),
-                frames=frames,
-                genres=json.dumps(GENRES),
-                pad_policy="centre-crop; pad-end-wrap",
-                **PARAMS,
+        for i in range(n):
+            track_id, genre = FIRST_ID[split] + i, i % len(GENRES)
+            # In pack units (mel in dB), stored as the extractor stores them (mel as power).
+            x = 10 + 3 * rng.normal(size=(channels, frames)) + 3 * patterns[genre]
+            features, offset = {}, 0
+            for name in FEATURES:
+                if name in FEATURE_SETS[feature_set]:
+                    part, offset = x[offset : offset + bands[name]], offset + bands[name]
+                else:
+                    part = rng.normal(size=(bands[name], frames))
+                features[name] = 10 ** (part / 10) if name == "mel" else part
+            h5 = f"{track_id:06d}.h5"
+            write_track(
+                folder / "features" / h5, features, {**PARAMS.attrs(), "frames": frames}, PARAMS
             )
-        paths[split] = str(path)
+            manifest.append({"track_id": track_id, "h5": h5, "frames": frames})
+            titles = [GENRES[genre]] + ([GENRES[(genre + 1) % len(GENRES)]] if i % 3 == 0 else [])
+            label = genre
+            if i >= n - unlabelled:
+                titles, label = [GENRES[genre], GENRES[(genre + 1) % len(GENRES)]], -1
+            rows.append(
+                {
+                    "track_id": track_id,
+                    "split": split,
+                    "genre_top": GENRES[genre] if label >= 0 else "",
+                    "label": label,
+                    "year": np.nan,
+                    "genres_all": "|".join(titles),
+                    "artist_id": track_id,
+                    "folder": "000",
+                }
+            )
+    write_tsv(folder / "manifest.tsv", pd.DataFrame(manifest))
+    write_tsv(folder / "tracks.tsv", pd.DataFrame(rows))
+    write_tsv(folder / "genres.tsv", pd.DataFrame({"label": range(len(GENRES)), "genre": GENRES}))
+    paths = {split: str(folder / feature_set / f"{split}.h5") for split in SIZES}
+    pack_dataset(
+        folder / "tracks.tsv",
+        folder / "genres.tsv",
+        [folder / "manifest.tsv"],
+        folder / "features",
+        feature_set,
+        frames,
+        paths,
+    )
     return paths
 
 

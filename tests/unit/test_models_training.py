@@ -11,12 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 import torch
 from models_helpers import outputs, spec, write_packs
 
 from fmagenre.data.pack import read_pack
+from fmagenre.figures import models as figures_models
 from fmagenre.figures.models import training_figures
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.report import summarise
@@ -51,7 +53,7 @@ def _state(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-def test_same_seed_gives_identical_metrics_and_weights(packs, tmp_path):
+def test_same_seed_gives_identical_metrics_and_weights(packs, tmp_path, monkeypatch):
     model_spec = spec(epochs=3, lr=0.003)
     first = train_model(packs, model_spec, outputs(tmp_path / "a"))
     train_model(packs, model_spec, outputs(tmp_path / "b"))
@@ -81,8 +83,23 @@ def test_same_seed_gives_identical_metrics_and_weights(packs, tmp_path):
     low, high = first["test_accuracy_ci"]
     assert low < first["test_accuracy"] < high or high == 1.0
     files = outputs(tmp_path / "a")
+    plotted = {}
+    real_save = figures_models.save_figure
+
+    def keep_lines(fig, path):
+        plotted[Path(path).name] = {
+            (ax.get_title(), line.get_label()): list(line.get_ydata())
+            for ax in fig.axes
+            for line in ax.get_lines()
+        }
+        real_save(fig, path)
+
+    monkeypatch.setattr(figures_models, "save_figure", keep_lines)
     training_figures(files["history"], files["metrics"], files, "m")
-    assert (tmp_path / "a" / "curves.png").stat().st_size > 0
+    curves = plotted["curves.png"]  # the figure draws the history it was given, and is saved
+    assert curves[("Loss", "val")] == list(history["val_loss"])
+    assert curves[("Accuracy", "train")] == list(history["train_accuracy"])
+    assert plt.imread(tmp_path / "a" / "curves.png").ndim == 3  # a PNG that decodes
     different = train_model(packs, {**model_spec, "seed": 1}, outputs(tmp_path / "c"))
     assert different["log_loss"] != first["log_loss"]
 

@@ -105,20 +105,21 @@ def model_metrics(
 INTERVAL_METRICS = ["test_accuracy", "balanced_accuracy", "macro_f1"]
 # Averaged over a model's replicates: ``_mean`` and ``_sd`` (sample sd; empty for one replicate).
 REPLICATE_METRICS = INTERVAL_METRICS
+# Copied as they are from a replicate's metrics.json into its summary row.
+COPIED_METRICS = (
+    "majority_baseline_accuracy",
+    "n_test",
+    "n_test_artists",
+    "val_accuracy_chosen_epoch",
+    "chosen_epoch",
+    "log_loss",
+    "collapsed",
+)
 SUMMARY_COLUMNS = (
     ["model", "replicate", "seed", "arch", "features"]
     + [f"{m}{suffix}" for m in INTERVAL_METRICS for suffix in ("", "_ci_low", "_ci_high")]
-    + [
-        "majority_baseline_accuracy",
-        "n_test",
-        "n_test_artists",
-        "val_accuracy_chosen_epoch",
-        "chosen_epoch",
-        "log_loss",
-        "collapsed",
-        "overfit_reached",
-        "replicates",
-    ]
+    + list(COPIED_METRICS)
+    + ["overfit_reached", "replicates"]
     + [f"{m}_{stat}" for m in REPLICATE_METRICS for stat in ("mean", "sd")]
 )
 # Only some models have these (segment models, multi-label models): empty cells for the others.
@@ -144,16 +145,7 @@ def _summary_row(name: str, replicate: int, metrics: dict, spec: dict, overfit: 
     for metric in INTERVAL_METRICS:
         row[metric] = metrics[metric]
         row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = metrics[f"{metric}_ci"]
-    for key in (
-        "majority_baseline_accuracy",
-        "n_test",
-        "n_test_artists",
-        "val_accuracy_chosen_epoch",
-        "chosen_epoch",
-        "log_loss",
-        "collapsed",
-    ):
-        row[key] = metrics[key]
+    row.update({key: metrics[key] for key in COPIED_METRICS})
     row["overfit_reached"] = overfit[name]["reached"] if name in overfit else None
     row.update({key: metrics.get(key) for key in OPTIONAL_COLUMNS})
     return row
