@@ -386,6 +386,23 @@ TABLE_PARAMS = {
 }
 
 
+# The report's front page lists the evolution verdicts too: read from trends.tsv where a run has made it.
+def report_trends():
+    trends = {}
+    for model in EVOLUTION_MODELS:
+        path = Path(f"results/evolution/{model}/trends.tsv")
+        if path.exists():
+            table = read_tsv(path)
+            trends[model] = {
+                "found": table[table["verdict"] != "no evidence"].to_dict("records"),
+                "tested": len(table),
+            }
+    return trends
+
+
+config["report_trends"] = report_trends()
+
+
 wildcard_constraints:
     scheme=r"folds/\d+|temporal",
     measure="|".join(EVOLUTION_MEASURES),

@@ -142,6 +142,18 @@ def test_rendered_front_page_shows_every_verdict_and_a_player_works(
     for model, gap in gaps.items():
         for row in gap.itertuples():
             assert re.search(rf"{re.escape(row.genre)}:\s*{row.verdict}", text), (model, row.genre)
+    trends = {
+        path.parent.name: read_tsv(path)
+        for path in (workflow_run / "results/evolution").glob("*/trends.tsv")
+    }
+    assert trends
+    for model, table in trends.items():  # the evolution verdicts: the count, then each one found
+        found = table[table["verdict"] != "no evidence"]
+        count = rf"{re.escape(model)}\s*:\s*{len(found)} of {len(table)} genre x measure trends"
+        assert re.search(count, text), (model, len(found))
+        for row in found.itertuples():
+            verdict = rf"{re.escape(row.genre)} / {row.measure}:\s*{row.verdict}"
+            assert re.search(verdict, text), (model, row.genre, row.measure)
     # the listening page as the report embeds it, rendered: its first player loads the MP3
     model = min(gaps)
     entry = report_entry(report_html, f"results/audio/{model}/listen.html")

@@ -41,6 +41,7 @@ from tqdm import tqdm
 from fmagenre.data.metadata import SPLITS
 from fmagenre.features.extract import power_to_db
 from fmagenre.features.manifest import read_manifests, with_features
+from fmagenre.features.store import read_features
 from fmagenre.io import H5_COMPRESSION, TMP_SUFFIX, atomic_path, read_tsv
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,8 @@ def pack_units(name: str, values: np.ndarray) -> np.ndarray:
 
 def read_track(h5_path: Path, features: tuple[str, ...]) -> tuple[np.ndarray, dict]:
     """One track's bands stacked [C, t] in pack units (mel in dB) and its attributes."""
-    with h5py.File(h5_path, "r") as handle:
-        parts = [pack_units(name, handle[name][()]) for name in features]
-        return np.concatenate(parts, axis=0), dict(handle.attrs)
+    stored, attrs = read_features(h5_path, features)
+    return np.concatenate([pack_units(name, stored[name]) for name in features], axis=0), attrs
 
 
 def pack_dataset(
@@ -169,10 +169,10 @@ def _pack_tracks(splits_tsv, manifest_tsvs) -> pd.DataFrame:
 
 def _pack_attrs(first_h5: Path, features, feature_set: str, frames: int, genres) -> dict:
     """The pack's attributes; feature parameters and storage dtype come from the first track."""
-    with h5py.File(first_h5, "r") as handle:
-        params = {key: handle.attrs[key] for key in PARAM_ATTRS}
-        bands = [[name, int(handle[name].shape[0])] for name in features]
-        dtype = str(handle.attrs.get("dtype", "float32"))
+    stored, track_attrs = read_features(first_h5, features, frames=1)
+    params = {key: track_attrs[key] for key in PARAM_ATTRS}
+    bands = [[name, int(stored[name].shape[0])] for name in features]
+    dtype = str(track_attrs.get("dtype", "float32"))
     return {
         "feature_set": feature_set,
         "bands": json.dumps(bands),

@@ -60,6 +60,15 @@ def write_track(
             handle.attrs.update(attrs)
 
 
+def read_features(
+    path: str | os.PathLike, names: tuple[str, ...], frames: int | None = None
+) -> tuple[dict[str, np.ndarray], dict]:
+    """The named features of one stored track (its first ``frames`` frames, all when None), as
+    stored (mel as power), and the file's attributes."""
+    with h5py.File(path, "r") as handle:
+        return {name: handle[name][:, :frames] for name in names}, dict(handle.attrs)
+
+
 def _cached(h5_path: Path, source: Path, expected: dict, bands: dict[str, int]):
     """(AudioInfo, level_dbfs, frames, source_sha256) of a stored track valid for ``source``."""
     if not h5_path.is_file():

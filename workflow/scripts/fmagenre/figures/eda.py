@@ -11,7 +11,6 @@ import logging
 import math
 from pathlib import Path
 
-import h5py
 import librosa
 import numpy as np
 import pandas as pd
@@ -21,6 +20,7 @@ from tqdm import tqdm
 from fmagenre.data.pack import pack_units
 from fmagenre.data.validate import STATUSES
 from fmagenre.features.manifest import read_manifests, with_features
+from fmagenre.features.store import read_features
 from fmagenre.figures.common import plt, save_figure
 from fmagenre.io import read_tsv
 
@@ -240,10 +240,10 @@ def genre_mean_mel(
     counts: dict[str, np.ndarray] = {}
     info: dict = {}
     for genre, h5 in tqdm(zip(rows["genre_top"], rows["h5"]), total=len(rows), desc="mean mel"):
-        with h5py.File(Path(features_dir) / h5, "r") as handle:
-            mel = handle["mel"][:, :frames]
-            if not info:
-                info = {key: handle.attrs[key] for key in ("sr", "hop_length", "n_mels", "fmin")}
+        stored, attrs = read_features(Path(features_dir) / h5, ("mel",), frames)
+        mel = stored["mel"]
+        if not info:
+            info = {key: attrs[key] for key in ("sr", "hop_length", "n_mels", "fmin")}
         db = pack_units("mel", mel)  # the mel models' input units
         sums.setdefault(genre, np.zeros((mel.shape[0], frames)))[:, : db.shape[1]] += db
         counts.setdefault(genre, np.zeros(frames))[: db.shape[1]] += 1
