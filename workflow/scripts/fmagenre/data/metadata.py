@@ -143,20 +143,39 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
             f"{path}: column(s) {', '.join(map(str, missing))} missing. Fix: use FMA's tracks.csv "
             "(52 columns; the repository's older code expected 'genres_top', the file has 'genre_top')."
         )
+    tracks.index = _track_ids(tracks, path)
+    tracks[("artist", "id")] = _artist_ids(tracks, path)
+    for column in (c for c in LIST_COLUMNS if c in tracks.columns):
+        tracks[column] = _parse_lists(tracks, column, path)
+    for column in (c for c in DATE_COLUMNS if c in tracks.columns):
+        tracks[column] = _parse_dates(tracks, column, path)
+    _check_values(tracks, path)
+    tracks[("set", "subset")] = pd.Categorical(
+        tracks[("set", "subset")], categories=SUBSETS, ordered=True
+    )
+    return tracks
+
+
+def _track_ids(tracks: pd.DataFrame, path: Path) -> pd.Index:
+    """The index as integer track ids: ids alone make the audio paths, so nothing else may reach
+    the file system."""
     ids = pd.to_numeric(pd.Series(tracks.index), errors="coerce")
     values = ids.to_numpy(dtype=float)
     bad = ~np.isfinite(values) | (values % 1 != 0) | (values < 0)
-    if bad.any():  # ids alone make the audio paths: nothing else may reach the file system
+    if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise MetadataError(
             f"{path}: data row {row + 1} (after the 3 header lines), column track_id: "
             f"{tracks.index[row]!r} is not a non-negative integer. Fix: restore tracks.csv from fma_metadata.zip."
         )
-    tracks.index = pd.Index(ids.astype(np.int64).to_numpy(), name="track_id")
-    if tracks.index.has_duplicates:
-        raise MetadataError(
-            f"{path}: track_id {tracks.index[tracks.index.duplicated()][0]} appears twice."
-        )
+    index = pd.Index(ids.astype(np.int64).to_numpy(), name="track_id")
+    if index.has_duplicates:
+        raise MetadataError(f"{path}: track_id {index[index.duplicated()][0]} appears twice.")
+    return index
+
+
+def _artist_ids(tracks: pd.DataFrame, path: Path) -> pd.Series:
+    """artist.id as integers: the artist-grouped split needs every track's artist."""
     artist = pd.to_numeric(tracks[("artist", "id")], errors="coerce")
     if (artist.isna() | (artist % 1 != 0)).any():
         bad = _first_bad(artist.isna() | (artist % 1 != 0), tracks)
@@ -164,22 +183,28 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
             f"{path}: track_id {bad}, column artist.id: {tracks.loc[bad, ('artist', 'id')]!r} is not an integer "
             "(the artist-grouped split needs every track's artist). Fix: restore tracks.csv from fma_metadata.zip."
         )
-    tracks[("artist", "id")] = artist.astype(np.int64)
-    for column in (c for c in LIST_COLUMNS if c in tracks.columns):
-        tracks[column] = _parse_lists(tracks, column, path)
-    for column in (c for c in DATE_COLUMNS if c in tracks.columns):
-        text = tracks[column]
-        tracks[column] = pd.to_datetime(text, errors="coerce", format="ISO8601")
-        unparsed = int((tracks[column].isna() & text.notna()).sum())
-        if unparsed:
-            log.warning(
-                "%s: %d value(s) of %s.%s are not dates (e.g. track_id %s: %r); read as missing",
-                path,
-                unparsed,
-                *column,
-                _first_bad(tracks[column].isna() & text.notna(), tracks),
-                text[tracks[column].isna() & text.notna()].iloc[0],
-            )
+    return artist.astype(np.int64)
+
+
+def _parse_dates(tracks: pd.DataFrame, column: tuple, path: Path) -> pd.Series:
+    """ISO dates; a value that is not one is read as missing, with a warning naming a track."""
+    text = tracks[column]
+    dates = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    unparsed = dates.isna() & text.notna()
+    if unparsed.any():
+        log.warning(
+            "%s: %d value(s) of %s.%s are not dates (e.g. track_id %s: %r); read as missing",
+            path,
+            int(unparsed.sum()),
+            *column,
+            _first_bad(unparsed, tracks),
+            text[unparsed].iloc[0],
+        )
+    return dates
+
+
+def _check_values(tracks: pd.DataFrame, path: Path) -> None:
+    """Subsets and splits from FMA's vocabulary; a genre_top always among genres_all's roots."""
     for column, allowed in ((("set", "subset"), SUBSETS), (("set", "split"), SPLITS)):
         values = tracks[column]
         unknown = values.notna() & ~values.isin(allowed)
@@ -198,10 +223,6 @@ def load_tracks(path: str | Path) -> pd.DataFrame:
             "track.genre_top is set (genre_top is the single root of genres_all). Fix: restore tracks.csv "
             "from fma_metadata.zip, or empty that track's genre_top."
         )
-    tracks[("set", "subset")] = pd.Categorical(
-        tracks[("set", "subset")], categories=SUBSETS, ordered=True
-    )
-    return tracks
 
 
 def load_genres(path: str | Path) -> pd.DataFrame:
@@ -250,47 +271,13 @@ def build_track_table(tracks_csv, genres_csv, subset: str) -> tuple[pd.DataFrame
     """The pipeline's track table (``results/metadata/tracks.tsv``) and genre table."""
     genres = load_genres(genres_csv)
     tracks = select_subset(load_tracks(tracks_csv), subset)
-    roots = set(genres.loc[genres["parent"] == 0, "title"])
-    unknown_top = tracks[("track", "genre_top")].notna() & ~tracks[("track", "genre_top")].isin(
-        roots
-    )
-    if unknown_top.any():
-        bad = _first_bad(unknown_top, tracks)
-        raise MetadataError(
-            f"{tracks_csv}: track_id {bad}, column track.genre_top: {tracks.loc[bad, ('track', 'genre_top')]!r} "
-            f"is not a root genre (parent 0) of {genres_csv}. Fix: use the genres.csv of the same fma_metadata."
-        )
-    known = set(genres["genre_id"])
+    _check_genre_top(tracks, genres, tracks_csv, genres_csv)
+    genres_list, genres_all = _known_genre_ids(tracks, genres, tracks_csv, genres_csv)
     title = dict(zip(genres["genre_id"], genres["title"]))
     top_level = dict(zip(genres["genre_id"], genres["top_level"]))
-    skipped: dict[int, int] = {}  # unknown genre id -> first track_id holding it
-    dropped = 0
-
-    def keep_known(track_id, ids):
-        nonlocal dropped
-        kept = [g for g in ids if g in known]
-        dropped += len(ids) - len(kept)
-        for g in set(ids) - known:
-            skipped.setdefault(g, track_id)
-        return kept
-
-    genres_list = [keep_known(t, ids) for t, ids in zip(tracks.index, tracks[("track", "genres")])]
-    genres_all = [
-        keep_known(t, ids) for t, ids in zip(tracks.index, tracks[("track", "genres_all")])
-    ]
-    if dropped:
-        examples = ", ".join(f"{g} (track_id {t})" for g, t in sorted(skipped.items())[:5])
-        log.warning(
-            "%s: skipped %d genre id(s) absent from %s in track.genres/track.genres_all, e.g. %s",
-            tracks_csv,
-            dropped,
-            genres_csv,
-            examples,
-        )
     tops = ["|".join(sorted({title[top_level[g]] for g in ids})) for ids in genres_all]
     released = tracks[("album", "date_released")].dt.year
     created = tracks[("track", "date_created")].dt.year
-    year = released.fillna(created)
     ids = tracks.index.to_numpy()
     paths = [audio_path(t) for t in ids]
     table = pd.DataFrame(
@@ -305,11 +292,10 @@ def build_track_table(tracks_csv, genres_csv, subset: str) -> tuple[pd.DataFrame
             "genres_all": ["[" + ", ".join(map(str, g)) + "]" for g in genres_all],
             "genres_all_top": tops,
             "artist_id": tracks[("artist", "id")].to_numpy(),
-            "year": year.astype("Int64").to_numpy(),
-            "year_released": released.astype("Int64").to_numpy(),  # album.date_released
-            "year_created": created.astype(
-                "Int64"
-            ).to_numpy(),  # track.date_created (evolution.year_source)
+            "year": released.fillna(created).astype("Int64").to_numpy(),
+            # album.date_released and track.date_created (evolution.year_source picks)
+            "year_released": released.astype("Int64").to_numpy(),
+            "year_created": created.astype("Int64").to_numpy(),
             "duration": tracks[("track", "duration")].to_numpy(),
         },
         columns=TABLE_COLUMNS,
@@ -332,6 +318,50 @@ def build_track_table(tracks_csv, genres_csv, subset: str) -> tuple[pd.DataFrame
     )
     log.info("tracks per subset and status:\n%s", track_counts(table).to_string())
     return table.sort_values("track_id").reset_index(drop=True), genre_table
+
+
+def _check_genre_top(tracks: pd.DataFrame, genres: pd.DataFrame, tracks_csv, genres_csv) -> None:
+    """Every genre_top is a root genre (parent 0) of genres.csv."""
+    roots = set(genres.loc[genres["parent"] == 0, "title"])
+    top = tracks[("track", "genre_top")]
+    unknown_top = top.notna() & ~top.isin(roots)
+    if unknown_top.any():
+        bad = _first_bad(unknown_top, tracks)
+        raise MetadataError(
+            f"{tracks_csv}: track_id {bad}, column track.genre_top: {tracks.loc[bad, ('track', 'genre_top')]!r} "
+            f"is not a root genre (parent 0) of {genres_csv}. Fix: use the genres.csv of the same fma_metadata."
+        )
+
+
+def _known_genre_ids(tracks: pd.DataFrame, genres: pd.DataFrame, tracks_csv, genres_csv):
+    """track.genres and track.genres_all without the ids genres.csv lacks (skipped with a warning
+    that names some of them and a track holding each)."""
+    known = set(genres["genre_id"])
+    skipped: dict[int, int] = {}  # unknown genre id -> first track_id holding it
+    dropped = 0
+
+    def keep_known(track_id, ids):
+        nonlocal dropped
+        kept = [g for g in ids if g in known]
+        dropped += len(ids) - len(kept)
+        for g in set(ids) - known:
+            skipped.setdefault(g, track_id)
+        return kept
+
+    lists = [
+        [keep_known(t, ids) for t, ids in zip(tracks.index, tracks[("track", column)])]
+        for column in ("genres", "genres_all")
+    ]
+    if dropped:
+        examples = ", ".join(f"{g} (track_id {t})" for g, t in sorted(skipped.items())[:5])
+        log.warning(
+            "%s: skipped %d genre id(s) absent from %s in track.genres/track.genres_all, e.g. %s",
+            tracks_csv,
+            dropped,
+            genres_csv,
+            examples,
+        )
+    return lists
 
 
 def track_counts(table: pd.DataFrame) -> pd.DataFrame:

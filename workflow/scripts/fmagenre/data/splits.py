@@ -94,7 +94,31 @@ def make_splits(
     ok = table[table["track_id"].map(status).eq("ok")]
     log.info("%d of %d tracks passed validation", len(ok), len(table))
     has_top = ok["genre_top"].fillna("") != ""
-    labelled, unlabelled = ok[has_top], ok[~has_top]
+    labelled = _label_genres(ok[has_top], keep_genres, drop_genres, min_tracks_per_genre)
+    genres = sorted(labelled["genre_top"].unique())
+    labelled = labelled.assign(
+        label=labelled["genre_top"].map({g: i for i, g in enumerate(genres)})
+    )
+    multi = _multi_genre_tracks(ok[~has_top], set(genres))
+    log.info(
+        "kept %d validated track(s) without a genre_top for multi-label models (label -1); "
+        "left out %d without a label genre in genres_all",
+        len(multi),
+        int((~has_top).sum()) - len(multi),
+    )
+    labelled, source = _assign_splits(pd.concat([labelled, multi]), use_official, seed)
+    labelled["genre_top"] = labelled["genre_top"].where(labelled["label"] >= 0, "")
+    labelled["label"] = labelled["label"].astype(int)
+    labelled["year"] = labelled["year"].astype("Int64")  # a missing year reads back as NaN, a float
+    labelled["genres_all"] = labelled["genres_all_top"]
+    tracks = labelled[TRACK_COLUMNS].sort_values("track_id").reset_index(drop=True)
+    genre_table = _genre_table(tracks, genres)
+    _log_splits(tracks, genre_table, source)
+    return tracks, genre_table
+
+
+def _label_genres(labelled, keep_genres, drop_genres, min_tracks_per_genre) -> pd.DataFrame:
+    """The tracks with a genre_top that the splits config keeps (keep/drop lists, minimum size)."""
     if keep_genres:
         labelled = labelled[labelled["genre_top"].isin(keep_genres)]
     if drop_genres:
@@ -111,38 +135,32 @@ def make_splits(
             "no validated, labelled track is left for the splits; check the validation report "
             "and splits.keep_genres / drop_genres / min_tracks_per_genre"
         )
-    genres = sorted(labelled["genre_top"].unique())
-    labelled = labelled.assign(
-        label=labelled["genre_top"].map({g: i for i, g in enumerate(genres)})
-    )
-    multi = _multi_genre_tracks(unlabelled, set(genres))
-    log.info(
-        "kept %d validated track(s) without a genre_top for multi-label models (label -1); "
-        "left out %d without a label genre in genres_all",
-        len(multi),
-        len(unlabelled) - len(multi),
-    )
-    labelled = pd.concat([labelled, multi])
+    return labelled
+
+
+def _assign_splits(labelled: pd.DataFrame, use_official: bool, seed: int):
+    """FMA's official split when every track has one (and it is wanted), else an artist-grouped
+    one; returns the tracks with ``split`` and a sentence naming the source."""
     official = labelled["split"].fillna("").isin(SPLITS)
     if use_official and official.all():
-        source = "FMA's official split"
-    else:
-        labelled["split"] = grouped_split(labelled["genre_top"], labelled["artist_id"], seed)
-        why = (
-            "splits.use_official is false"
-            if not use_official
-            else (f"{int((~official).sum())} track(s) have no official split")
-        )
-        source = f"a stratified, artist-grouped split (seed {seed}; {why})"
-    labelled["genre_top"] = labelled["genre_top"].where(labelled["label"] >= 0, "")
-    labelled["label"] = labelled["label"].astype(int)
-    labelled["year"] = labelled["year"].astype("Int64")  # a missing year reads back as NaN, a float
-    labelled["genres_all"] = labelled["genres_all_top"]
-    tracks = labelled[TRACK_COLUMNS].sort_values("track_id").reset_index(drop=True)
+        return labelled, "FMA's official split"
+    labelled = labelled.assign(
+        split=grouped_split(labelled["genre_top"], labelled["artist_id"], seed)
+    )
+    why = (
+        "splits.use_official is false"
+        if not use_official
+        else f"{int((~official).sum())} track(s) have no official split"
+    )
+    return labelled, f"a stratified, artist-grouped split (seed {seed}; {why})"
+
+
+def _genre_table(tracks: pd.DataFrame, genres: list[str]) -> pd.DataFrame:
+    """Label, genre, slug and the labelled track count per split of each kept genre."""
     per_split = (
         tracks[tracks["label"] >= 0].groupby(["genre_top", "split"]).size().unstack(fill_value=0)
     )
-    genre_table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "label": range(len(genres)),
             "genre": genres,
@@ -153,6 +171,9 @@ def make_splits(
             },
         }
     )
+
+
+def _log_splits(tracks: pd.DataFrame, genre_table: pd.DataFrame, source: str) -> None:
     log.info(
         "splits from %s: %s",
         source,
@@ -167,4 +188,3 @@ def make_splits(
             row.n_validation,
             row.n_test,
         )
-    return tracks, genre_table

@@ -90,45 +90,16 @@ def judge_folder(
     table = read_tsv(validation_tsv)
     ok = table.loc[table["status"] == "ok"].sort_values("track_id")
     net, _ = musicnn.load(model, weights_dir)
-    weights = Path(weights_dir) / f"{model}.pt"
-    # an edit to the decoder or the judge re-judges every track (I/O-only edits do not)
-    code = code_fingerprint(__name__, exclude=("fmagenre.io",))
-    expected = {
-        "model": model,
-        "weights_sha256": sha256_file(weights),
-        "code": code,
-        "max_patches": -1 if max_patches is None else max_patches,  # HDF5 attrs cannot be None
-    }
+    expected = _expected_attrs(model, Path(weights_dir) / f"{model}.pt", max_patches)
     judge_dir, audio_dir = Path(judge_dir), Path(audio_dir)
-    rows, pending, counts = [], [], {"cached": 0, "computed": 0}
-
-    def flush():
-        if not pending:
-            return
-        out = musicnn.run_patches(
-            net, np.concatenate([p for *_, p in pending]), ("taggram", "penultimate"), batch_patches
-        )
-        start = 0
-        for track_id, h5_path, attrs, batch in pending:
-            stop = start + len(batch)
-            layers = {name: out[name][start:stop] for name in ("taggram", "penultimate")}
-            start = stop
-            with atomic_path(h5_path) as tmp, h5py.File(tmp, "w") as handle:
-                for name, value in layers.items():
-                    handle.create_dataset(name, data=value)
-                handle.create_dataset(FEATURE, data=track_feature(layers["penultimate"]))
-                handle.attrs.update(attrs)
-            rows.append((track_id, attrs["source_sha256"]))
-            counts["computed"] += 1
-        pending.clear()
-
-    for track_id in tqdm(ok["track_id"].astype(int), desc=f"judge {folder}"):
+    batches = _PatchBatches(net, batch_patches)
+    cached = []
+    for track_id in tqdm(ok["track_id"].astype(int), desc=f"judge {folder}", unit="track"):
         source = audio_dir / audio_path(track_id)
         h5_path = judge_dir / folder / f"{track_id:06d}.h5"
         sha = _valid(h5_path, source, expected)
         if sha is not None:
-            rows.append((track_id, sha))
-            counts["cached"] += 1
+            cached.append((track_id, sha))
             continue
         stat = source.stat()
         signal, _ = decode(source, sr=musicnn.SR)
@@ -137,22 +108,72 @@ def judge_folder(
             "source_mtime_ns": stat.st_mtime_ns,
             "source_sha256": sha256_file(source),
         }
-        attrs = {**expected, **PACK_ATTRS, **source_attrs}
         batch = musicnn.patches(musicnn.logmel(signal, musicnn.SR), max_patches)
-        pending.append((track_id, h5_path, attrs, batch))
-        if sum(len(p) for *_, p in pending) >= batch_patches:
-            flush()
-    flush()
+        batches.add(track_id, h5_path, {**expected, **PACK_ATTRS, **source_attrs}, batch)
+    batches.flush()
     manifest = pd.DataFrame(
         [
             (tid, f"{folder}/{tid:06d}.h5", 1, _content_id(expected, sha))
-            for tid, sha in sorted(rows)
+            for tid, sha in sorted(cached + batches.written)
         ],
         columns=MANIFEST_COLUMNS,
     )
     write_tsv(manifest_out, manifest)
+    counts = {"cached": len(cached), "computed": len(batches.written)}
     log.info("folder %s: %d judged, %d cached", folder, counts["computed"], counts["cached"])
     return counts
+
+
+def _expected_attrs(model: str, weights: Path, max_patches: int | None) -> dict:
+    """What a stored track file must match to be reused: model, weights, judge code, patches."""
+    return {
+        "model": model,
+        "weights_sha256": sha256_file(weights),
+        # an edit to the decoder or the judge re-judges every track (I/O-only edits do not)
+        "code": code_fingerprint(__name__, exclude=("fmagenre.io",)),
+        "max_patches": -1 if max_patches is None else max_patches,  # HDF5 attrs cannot be None
+    }
+
+
+class _PatchBatches:
+    """Patches of pending tracks, run through the net in batches spanning tracks; each track's
+    layers are written to its file as soon as its batch has run (``written``: (id, sha256))."""
+
+    def __init__(self, net, batch_patches: int):
+        self.net, self.batch_patches = net, batch_patches
+        self.pending: list[tuple] = []
+        self.written: list[tuple[int, str]] = []
+
+    def add(self, track_id: int, h5_path: Path, attrs: dict, batch: np.ndarray) -> None:
+        self.pending.append((track_id, h5_path, attrs, batch))
+        if sum(len(p) for *_, p in self.pending) >= self.batch_patches:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        out = musicnn.run_patches(
+            self.net,
+            np.concatenate([p for *_, p in self.pending]),
+            ("taggram", "penultimate"),
+            self.batch_patches,
+        )
+        start = 0
+        for track_id, h5_path, attrs, batch in self.pending:
+            stop = start + len(batch)
+            _write_judged(h5_path, {name: out[name][start:stop] for name in out}, attrs)
+            self.written.append((track_id, attrs["source_sha256"]))
+            start = stop
+        self.pending.clear()
+
+
+def _write_judged(h5_path: Path, layers: dict[str, np.ndarray], attrs: dict) -> None:
+    """One track's judge file: its layers per patch, the packed ``musicnn`` feature, attributes."""
+    with atomic_path(h5_path) as tmp, h5py.File(tmp, "w") as handle:
+        for name, value in layers.items():
+            handle.create_dataset(name, data=value)
+        handle.create_dataset(FEATURE, data=track_feature(layers["penultimate"]))
+        handle.attrs.update(attrs)
 
 
 def judge_tracks(
