@@ -1,17 +1,19 @@
-"""EDA figures on small hand-built metadata, splits and per-track HDF5 files."""
+"""EDA figures on small hand-built metadata and splits, and per-track files of the feature store."""
 
 from __future__ import annotations
 
-import h5py
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
+from fmagenre.features.extract import FeatureParams
+from fmagenre.features.store import write_track
 from fmagenre.figures import eda
 from fmagenre.io import write_tsv
 
 ATTRS = {"sr": 22050, "hop_length": 512, "n_mels": 8, "fmin": 0.0}
+PARAMS = FeatureParams(n_mels=ATTRS["n_mels"], dtype="float32")
 # Four tracks: genres_all ids and their top-level titles as the track table writes them.
 TABLE = pd.DataFrame(
     {
@@ -87,10 +89,9 @@ def _mel_inputs(tmp_path, frames_per_track):
     rows, manifest = [], []
     for track_id, (genre, frames) in enumerate(frames_per_track, start=1):
         h5 = f"000/{track_id:06d}.h5"
-        (tmp_path / "000").mkdir(exist_ok=True)
-        with h5py.File(tmp_path / h5, "w") as handle:
-            handle["mel"] = np.full((ATTRS["n_mels"], frames), power[genre], dtype=np.float32)
-            handle.attrs.update(ATTRS)
+        features = {name: np.zeros((n, frames)) for name, n in PARAMS.bands().items()}
+        features["mel"] = np.full((ATTRS["n_mels"], frames), power[genre])
+        write_track(tmp_path / h5, features, {**PARAMS.attrs(), "frames": frames}, PARAMS)
         rows.append({"track_id": track_id, "genre_top": genre, "label": labels.get(genre, -1)})
         manifest.append({"track_id": track_id, "h5": h5, "frames": frames})
     return pd.DataFrame(rows), pd.DataFrame(manifest)

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 import soundfile
 import torch
+from models_helpers import pack_arrays
 
 from fmagenre.config import load_schema
-from fmagenre.data.pack import fit_frames
+from fmagenre.data.pack import fit_frames, read_pack
 from fmagenre.features.extract import FeatureParams, compute_features
 from fmagenre.figures.optimise import (
     gap_figure,
@@ -25,7 +26,7 @@ from fmagenre.figures.optimise import (
     optimum_comparison_figure,
     quality_figure,
 )
-from fmagenre.io import genre_slug, read_tsv, write_tsv
+from fmagenre.io import genre_slug, read_tsv
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.checkpoint import save_checkpoint
 from fmagenre.models.margin import genre_margins
@@ -38,7 +39,7 @@ from fmagenre.optimise.optimum import read_optimum
 from fmagenre.optimise.quality import Thresholds, quality_table
 from fmagenre.optimise.scores import score_tracks
 
-FEATURE = FeatureParams(n_mfcc=20, n_mels=64)
+FEATURE = FeatureParams(n_mfcc=20, n_mels=64, dtype="float32")
 GENRES = ["Dark Folk", "Hip-Hop", "Rock"]
 FRAMES, PER_GENRE = 64, 24
 SPECS = {
@@ -60,50 +61,21 @@ def make_packs(root) -> tuple[dict[str, str], str, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     n = PER_GENRE * len(GENRES)
     labels = np.repeat(np.arange(len(GENRES)), PER_GENRE)
-    x = rng.normal(0.0, 8.0, (n, FEATURE.n_mfcc, FRAMES)).astype(np.float32)
+    x = rng.normal(0.0, 8.0, (n, FEATURE.n_mfcc, FRAMES))
     x[:, 0] += -250.0
     x[np.arange(n), 1 + labels] += 40.0
-    split = np.array(["training", "training", "validation", "test"] * (n // 4))
-    year = 2006 + np.arange(n) % 12
-    mean, std = x[split == "training"].mean(axis=(0, 2)), x[split == "training"].std(axis=(0, 2))
-    datasets = {}
-    for name in ("training", "validation", "test"):
-        rows = split == name
-        datasets[name] = str(root / f"{name}.h5")
-        with h5py.File(datasets[name], "w") as handle:
-            handle["x"], handle["y"] = x[rows], labels[rows]
-            handle["track_id"], handle["year"] = (
-                np.flatnonzero(rows) + 1,
-                year[rows].astype(np.float32),
-            )
-            handle["mean"], handle["std"] = mean, std
-            handle.attrs.update(
-                {
-                    "feature_set": "mfcc",
-                    "bands": json.dumps([["mfcc", FEATURE.n_mfcc]]),
-                    "frames": FRAMES,
-                    "genres": json.dumps(GENRES),
-                    "sr": FEATURE.sr,
-                    "hop_length": FEATURE.hop_length,
-                    "n_fft": FEATURE.n_fft,
-                    "n_mels": FEATURE.n_mels,
-                    "n_mfcc": FEATURE.n_mfcc,
-                }
-            )
-    tracks = str(root / "tracks.tsv")
-    write_tsv(
-        tracks,
-        pd.DataFrame(
-            {
-                "track_id": np.arange(n) + 1,
-                "split": split,
-                "genre_top": np.array(GENRES)[labels],
-                "label": labels,
-                "year": year,
-            }
-        ),
+    tracks = pd.DataFrame(
+        {
+            "track_id": np.arange(n) + 1,
+            "split": np.array(["training", "training", "validation", "test"] * (n // 4)),
+            "genre_top": np.array(GENRES)[labels],
+            "label": labels,
+            "year": 2006 + np.arange(n) % 12,
+        }
     )
-    return datasets, tracks, mean, std
+    datasets = pack_arrays(root, "mfcc", x, tracks, GENRES, FEATURE)
+    training = read_pack(datasets["training"])
+    return datasets, str(root / "tracks.tsv"), training["mean"], training["std"]
 
 
 def train_checkpoint(path, datasets, mean, std, spec, seed: int = 0, steps: int = 80) -> None:
