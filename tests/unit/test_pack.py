@@ -207,14 +207,14 @@ def test_peak_memory_stays_bounded(tmp_path):
 
 
 def test_float16_storage_is_compressed_and_packs_within_float16_rounding(tmp_path):
-    """features.dtype float16: mfcc/chroma/tonnetz and the packs in float16, mel power float32."""
+    """features.dtype float16: every per-track feature (mel as dB) and the packs in float16."""
     params = FeatureParams(n_mfcc=5, n_mels=16, dtype="float16")
     lengths = {1000 + i: 100 for i in range(6)}
     stored = make_features(tmp_path, lengths, params=params)
     make_splits(tmp_path, list(lengths), ["training", "validation", "test"] * 2)
     with h5py.File(tmp_path / "features" / "001" / "001000.h5", "r") as handle:
         assert handle["mfcc"].dtype == np.float16 and handle["chroma"].dtype == np.float16
-        assert handle["mel"].dtype == np.float32
+        assert handle["mel"].dtype == np.float16
         assert all(handle[name].compression == "gzip" and handle[name].shuffle for name in handle)
     _, out = pack(tmp_path, "mfcc+chroma")
     with h5py.File(out["training"], "r") as handle:

@@ -39,7 +39,6 @@ import pandas as pd
 from tqdm import tqdm
 
 from fmagenre.data.metadata import SPLITS
-from fmagenre.features.extract import power_to_db
 from fmagenre.features.manifest import read_manifests, with_features
 from fmagenre.io import H5_COMPRESSION, TMP_SUFFIX, atomic_path, read_tsv
 
@@ -99,18 +98,10 @@ class _BandStats:
         return self.mean.astype(np.float32), std.astype(np.float32)
 
 
-def pack_units(name: str, values: np.ndarray) -> np.ndarray:
-    """A stored feature in the units packs (and models) use: mel power -> dB (no top_db floor); the others
-    as stored."""
-    if name == "mel":
-        return power_to_db(values, top_db=np.inf)
-    return values
-
-
 def read_track(h5_path: Path, features: tuple[str, ...]) -> tuple[np.ndarray, dict]:
-    """One track's bands stacked [C, t] in pack units (mel in dB) and its attributes."""
+    """One track's bands stacked [C, t] (stored in pack units: mel in dB) and its attributes."""
     with h5py.File(h5_path, "r") as handle:
-        parts = [pack_units(name, handle[name][()]) for name in features]
+        parts = [handle[name][()] for name in features]
         return np.concatenate(parts, axis=0), dict(handle.attrs)
 
 
