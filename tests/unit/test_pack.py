@@ -7,6 +7,7 @@ import pickle
 import tracemalloc
 
 import h5py
+import hdf5plugin
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,13 +16,16 @@ from fmagenre.data.pack import (
     PAD_POLICY,
     SPLITS,
     PackArray,
+    band_extremes,
     fit_frames,
     fits_in_memory,
+    gather,
     iter_chunks,
     memory_budget_mb,
     pack_dataset,
     read_pack,
     read_packs,
+    sample_windows,
 )
 from fmagenre.features.extract import FeatureParams
 from fmagenre.features.store import write_track
@@ -218,7 +222,8 @@ def test_float16_storage_is_compressed_and_packs_within_float16_rounding(tmp_pat
         assert all(handle[name].compression == "gzip" and handle[name].shuffle for name in handle)
     _, out = pack(tmp_path, "mfcc+chroma")
     with h5py.File(out["training"], "r") as handle:
-        assert handle["x"].dtype == np.float16 and handle["x"].compression == "gzip"
+        assert handle["x"].dtype == np.float16
+        assert str(hdf5plugin.BLOSC_ID) in handle["x"]._filters  # Blosc (pack.PACK_COMPRESSION)
         assert handle.attrs["dtype"] == "float16"
         first = handle["x"][0].astype(np.float32)
     expected = np.concatenate([stored[1000]["mfcc"], stored[1000]["chroma"]])
@@ -249,3 +254,30 @@ def test_streamed_reader_reads_what_memory_holds(dataset):
     assert not fits_in_memory(out.values(), budget_mb=0.001)
     assert all(isinstance(p["x"], PackArray) for p in read_packs(out, budget_mb=0.001).values())
     assert memory_budget_mb() > 0 and memory_budget_mb(5) == 5
+    buffer = np.empty((2, *memory["x"].shape[1:]), streamed["x"].stored_dtype)
+    assert streamed["x"].rows([2, 0], out=buffer) is buffer
+    np.testing.assert_array_equal(buffer.astype(np.float32), memory["x"][[2, 0]])
+
+
+def test_bounded_readers_give_the_whole_array_numbers(dataset):
+    """Band extremes in chunks, a window sample and a chunked gather: streamed or in memory, the
+    numbers of the whole array."""
+    root, _, _ = dataset
+    _, out = pack(root, "mfcc")
+    memory = read_pack(out["training"])["x"]
+    streamed = read_pack(out["training"], in_memory=False)["x"]
+    n, channels, frames = memory.shape
+    for x in (memory, streamed):
+        lo, hi = band_extremes(x, lambda chunk: 2 * chunk, rows=2)
+        np.testing.assert_array_equal(lo, 2 * memory.min(axis=(0, 2)))
+        np.testing.assert_array_equal(hi, 2 * memory.max(axis=(0, 2)))
+        # window j of track i is i * (T // w) + j; all of them when they fit, a seeded sample else
+        every = sample_windows(x, 25, limit=10**6, seed=0)
+        assert every.shape == (n * (frames // 25), channels, 25)
+        np.testing.assert_array_equal(every[frames // 25 + 1], memory[1, :, 25:50])
+        some = sample_windows(x, 25, limit=5, seed=3)
+        chosen = np.sort(np.random.default_rng(3).choice(len(every), 5, replace=False))
+        np.testing.assert_array_equal(some, every[chosen])
+        np.testing.assert_array_equal(
+            gather(x, [3, 1, 3], lambda chunk: chunk[:, :, :7], rows=2), memory[[3, 1, 3], :, :7]
+        )
