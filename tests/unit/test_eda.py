@@ -79,16 +79,17 @@ def test_genres_per_track_all_vs_subset():
 
 
 def _mel_inputs(tmp_path, frames_per_track):
-    """Per-track HDF5 files whose mel is a known constant per genre, and the manifest; genre "" is
-    a track without a genre_top (label -1, as the splits keep them for multi-label models)."""
-    power = {"Electronic": 1.0, "Rock": 10.0, "Pop": 100.0, "": 1000.0}
+    """Per-track HDF5 files whose mel is a known constant per genre (stored in dB, as the extractor
+    writes it), and the manifest; genre "" is a track without a genre_top (label -1, as the splits
+    keep them for multi-label models)."""
+    db = {"Electronic": 0.0, "Rock": 10.0, "Pop": 20.0, "": 30.0}
     labels = {"Electronic": 0, "Pop": 1, "Rock": 2}
     rows, manifest = [], []
     for track_id, (genre, frames) in enumerate(frames_per_track, start=1):
         h5 = f"000/{track_id:06d}.h5"
         (tmp_path / "000").mkdir(exist_ok=True)
         with h5py.File(tmp_path / h5, "w") as handle:
-            handle["mel"] = np.full((ATTRS["n_mels"], frames), power[genre], dtype=np.float32)
+            handle["mel"] = np.full((ATTRS["n_mels"], frames), db[genre], dtype=np.float16)
             handle.attrs.update(ATTRS)
         rows.append({"track_id": track_id, "genre_top": genre, "label": labels.get(genre, -1)})
         manifest.append({"track_id": track_id, "h5": h5, "frames": frames})
