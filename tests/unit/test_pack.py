@@ -244,6 +244,9 @@ def test_streamed_reader_reads_what_memory_holds(dataset):
     assert isinstance(streamed["x"], PackArray) and streamed["x"].shape == memory["x"].shape
     np.testing.assert_array_equal(streamed["x"].rows([3, 0, 3]), memory["x"][[3, 0, 3]])
     np.testing.assert_array_equal(streamed["x"][1:3], memory["x"][1:3])
+    mask = np.arange(len(memory["x"])) % 2 == 1  # numpy's indexing: masks and index arrays
+    np.testing.assert_array_equal(streamed["x"][mask], memory["x"][mask])
+    np.testing.assert_array_equal(streamed["x"][np.array([2, 0])], memory["x"][[2, 0]])
     copy = pickle.loads(pickle.dumps(streamed["x"]))  # what a DataLoader worker receives
     np.testing.assert_array_equal(copy[2], memory["x"][2])
     chunks = [x for _, x in iter_chunks(streamed["x"], 2)]

@@ -312,7 +312,8 @@ class PackArray:
             return self.rows(range(*key.indices(len(self))))
         if np.ndim(key) == 0:
             return self.rows([key])[0]
-        return self.rows(key)
+        key = np.asarray(key)
+        return self.rows(np.flatnonzero(key) if key.dtype == bool else key)
 
     def rows(self, index, out: np.ndarray | None = None) -> np.ndarray:
         """x[index] [len(index), C, T] for any index array (repeats and order kept), as float32;
