@@ -23,6 +23,7 @@ from fmagenre.data.pack import (
     iter_chunks,
     memory_budget_mb,
     pack_dataset,
+    pack_view,
     read_pack,
     read_packs,
     sample_windows,
@@ -284,3 +285,50 @@ def test_bounded_readers_give_the_whole_array_numbers(dataset):
         np.testing.assert_array_equal(
             gather(x, [3, 1, 3], lambda chunk: chunk[:, :, :7], rows=2), memory[[3, 1, 3], :, :7]
         )
+
+
+def test_a_view_of_the_packs_reads_as_packing_the_re_split_table(dataset):
+    """The evolution folds re-split the packed tracks: their views hold what pack_dataset writes
+    for the same table (same frames), without a copy of x."""
+    root, _, table = dataset
+    frames, out = pack(root, "mel", frames=100)
+    resplit = table.drop(index=[1]).copy()
+    resplit["split"] = [
+        "test",
+        "training",
+        "training",
+        "validation",
+        "training",
+        "training",
+        "test",
+    ]
+    write_tsv(root / "resplit.tsv", resplit)
+    copies = {split: root / "copies" / f"{split}.h5" for split in SPLITS}
+    pack_dataset(
+        root / "resplit.tsv",
+        root / "genres.tsv",
+        [root / "manifest.tsv"],
+        root / "features",
+        "mel",
+        frames,
+        copies,
+    )
+    views = {split: root / "views" / "mel" / f"{split}.h5" for split in SPLITS}
+    assert pack_view(root / "resplit.tsv", root / "genres.tsv", list(out.values()), views) == frames
+    for split in SPLITS:
+        copy, view = read_pack(copies[split]), read_pack(views[split])
+        streamed = read_pack(views[split], in_memory=False)
+        for key in ("x", "y", "y_multi", "track_id", "year", "mean", "std"):
+            np.testing.assert_array_equal(view[key], copy[key], err_msg=f"{split} {key}")
+        last = len(copy["x"]) - 1
+        np.testing.assert_array_equal(
+            streamed["x"].rows([last, 0, last]), copy["x"][[last, 0, last]]
+        )
+        assert {k: v for k, v in view["attrs"].items() if k != "view_of"} == copy["attrs"]
+        with h5py.File(views[split], "r") as handle:
+            assert "x" not in handle
+    moved = root / "one" / "level" / "deeper"
+    moved.parent.mkdir(parents=True)
+    (root / "views" / "mel").rename(moved)  # sources are found relative to the view's folder
+    with pytest.raises(OSError):
+        read_pack(moved / "training.h5")

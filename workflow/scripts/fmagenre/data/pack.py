@@ -18,6 +18,12 @@ training split is written (Chan's parallel update), so peak memory is one track 
 N. A band that is constant over the training split gets std 1 (logged) so that normalising it never
 divides by zero.
 
+Views (:func:`pack_view`): a split table whose tracks all lie in existing packs (the evolution
+folds re-split the same tracks) gets packs that hold no ``x`` but, per track, ``source`` (index
+into the JSON attribute ``view_of``: the source packs' paths relative to the view's folder) and
+``row`` (the track's row there), with their own ``y``, ``y_multi``, ``track_id``, ``year`` and
+training statistics; they read as packs do and cost kilobytes instead of a copy of ``x``.
+
 Reading: :func:`read_packs` loads a model's three splits into memory when they fit the memory
 budget (``training.memory_budget_mb``; null = half of what this machine, cgroup or SLURM job
 allows), else gives each split's ``x`` as a :class:`PackArray` that reads tracks on demand.
@@ -229,11 +235,77 @@ def _write_split(tmp, rows, genres, features, features_dir, attrs, stats) -> Non
             if stats is not None:
                 stats.update(values)
             x[row] = values
-        handle.create_dataset("y", data=rows["label"].to_numpy(dtype=np.int64))
-        handle.create_dataset("y_multi", data=_multi_hot(rows, genres))
-        handle.create_dataset("track_id", data=rows["track_id"].to_numpy(dtype=np.int64))
-        handle.create_dataset("year", data=rows["year"].to_numpy(dtype=np.float32, na_value=np.nan))
+        _write_labels(handle, rows, genres)
         handle.attrs.update(attrs)
+
+
+def _write_labels(handle: h5py.File, rows: pd.DataFrame, genres: list[str]) -> None:
+    """The small per-track arrays of a split's pack (or view)."""
+    handle.create_dataset("y", data=rows["label"].to_numpy(dtype=np.int64))
+    handle.create_dataset("y_multi", data=_multi_hot(rows, genres))
+    handle.create_dataset("track_id", data=rows["track_id"].to_numpy(dtype=np.int64))
+    handle.create_dataset("year", data=rows["year"].to_numpy(dtype=np.float32, na_value=np.nan))
+
+
+def pack_view(
+    splits_tsv: str | os.PathLike,
+    genres_tsv: str | os.PathLike,
+    source_paths: list[str | os.PathLike],
+    out_paths: dict[str, str | os.PathLike],
+) -> int:
+    """Packs of the split table ``splits_tsv`` as views of the packs ``source_paths`` (see the
+    module docstring): the same arrays, labels and statistics :func:`pack_dataset` would write for
+    that table at the sources' frame count, without copying ``x``. Returns the frame count."""
+    tracks = read_tsv(splits_tsv, dtype={"folder": str}).sort_values("track_id")
+    if not (tracks["split"] == "training").any():
+        raise ValueError(f"{splits_tsv} has no training tracks: normalisation needs some")
+    genres = read_tsv(genres_tsv).sort_values("label")["genre"].tolist()
+    where = {}
+    for number, path in enumerate(source_paths):
+        with h5py.File(path, "r") as handle:
+            attrs = {key: value for key, value in handle.attrs.items() if key != "view_of"}
+            ids = handle["track_id"][()]
+        where.update({int(t): (number, row) for row, t in enumerate(ids)})
+    missing = [int(t) for t in tracks["track_id"] if int(t) not in where]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} tracks of {splits_tsv} are in none of {[str(p) for p in source_paths]}"
+            f" (first: {missing[:5]}); fix: rerun pack_dataset after the splits checkpoint"
+        )
+    if json.loads(attrs["genres"]) != genres:
+        raise ValueError(f"{source_paths[0]} holds other genres than {genres_tsv}; rerun its pack")
+    with contextlib.ExitStack() as stack:
+        tmps = {}
+        for split in SPLITS:
+            _remove_leftovers(Path(out_paths[split]))
+            tmps[split] = stack.enter_context(atomic_path(out_paths[split]))
+        for split in SPLITS:
+            rows = tracks[tracks["split"] == split]
+            pairs = np.array([where[int(t)] for t in rows["track_id"]], dtype=np.int64)
+            pairs = pairs.reshape(len(rows), 2)
+            folder = Path(out_paths[split]).parent
+            view_of = [
+                os.path.relpath(Path(path).resolve(), folder.resolve()) for path in source_paths
+            ]
+            with h5py.File(tmps[split], "w") as handle:
+                handle.create_dataset("source", data=pairs[:, 0].astype(np.uint8))
+                handle.create_dataset("row", data=pairs[:, 1])
+                _write_labels(handle, rows, genres)
+                handle.attrs.update({**attrs, "view_of": json.dumps(view_of)})
+        # in track order, as pack_dataset accumulates them: the same float64 sums, the same stats
+        training = PackArray(tmps["training"])
+        stats = _BandStats(training.shape[1])
+        for _, chunk in iter_chunks(training, 64):
+            for values in chunk:
+                stats.update(values)
+        _write_stats(tmps.values(), *stats.result())
+    log.info(
+        "packed %s as views of %s: %s",
+        attrs["feature_set"],
+        ", ".join(str(p) for p in source_paths),
+        ", ".join(f"{split} {int((tracks['split'] == split).sum())}" for split in SPLITS),
+    )
+    return int(attrs["frames"])
 
 
 def _write_stats(paths, mean: np.ndarray, std: np.ndarray) -> None:
@@ -279,9 +351,20 @@ class PackArray:
 
     def __init__(self, path: str | os.PathLike, index: np.ndarray | None = None):
         self.path = Path(path)
+        self.sources, self.source_rows = (
+            None,
+            None,
+        )  # a view's source packs, (source, row) per track
         with h5py.File(self.path, "r") as handle:
-            self.shape = tuple(handle["x"].shape)
-            self.stored_dtype = handle["x"].dtype
+            if "view_of" in handle.attrs:
+                names = json.loads(handle.attrs["view_of"])
+                self.sources = [PackArray(self.path.parent / name) for name in names]
+                self.source_rows = np.stack([handle["source"][()], handle["row"][()]], axis=1)
+                self.shape = (len(self.source_rows), *self.sources[0].shape[1:])
+                self.stored_dtype = self.sources[0].stored_dtype
+            else:
+                self.shape = tuple(handle["x"].shape)
+                self.stored_dtype = handle["x"].dtype
         # a row map into the file's tracks (a subset still on disk), or None for all of them
         self.index = None if index is None else np.asarray(index, dtype=np.int64)
         if self.index is not None:
@@ -325,13 +408,19 @@ class PackArray:
         slower per track than single-chunk reads, and ``read_direct`` into a row of ``out`` 25x
         (0.31 vs 0.012 ms per mfcc track, then a 0.003 ms copy).
         """
-        x = self._x()
         index = np.asarray(index, dtype=np.int64)
         if self.index is not None:
             index = self.index[index]
-        stored = out if out is not None else np.empty((len(index), *self.shape[1:]), x.dtype)
-        for row, track in enumerate(index):
-            stored[row] = x[track]
+        stored = (
+            out if out is not None else np.empty((len(index), *self.shape[1:]), self.stored_dtype)
+        )
+        if self.sources is not None:
+            for row, (source, track) in enumerate(self.source_rows[index]):
+                stored[row] = self.sources[source]._x()[track]
+        else:
+            x = self._x()
+            for row, track in enumerate(index):
+                stored[row] = x[track]
         return stored if out is not None else stored.astype(np.float32, copy=False)
 
     def __getstate__(self) -> dict:
@@ -402,7 +491,7 @@ def read_pack(
     if not path.is_file():
         raise FileNotFoundError(f"{path}: packed dataset missing. Fix: run the pack_dataset rule.")
     with h5py.File(path, "r") as handle:
-        missing = set(require) - set(handle)
+        missing = set(require) - set(handle) - ({"x"} if "view_of" in handle.attrs else set())
         if missing:
             raise ValueError(
                 f"{path}: packed dataset lacks {sorted(missing)}. Fix: rerun pack_dataset."
@@ -422,10 +511,7 @@ def read_pack(
 
 def fits_in_memory(paths, budget_mb: float | None = None) -> bool:
     """Whether the splits at ``paths`` fit the memory budget in memory (float32, two copies)."""
-    need = 0
-    for path in paths:
-        with h5py.File(path, "r") as handle:
-            need += int(np.prod(handle["x"].shape)) * 4 * IN_MEMORY_COPIES
+    need = sum(PackArray(path).nbytes * IN_MEMORY_COPIES for path in paths)
     budget = memory_budget_mb(budget_mb)
     fits = need <= budget * 2**20
     log.info(
