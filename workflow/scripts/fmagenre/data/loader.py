@@ -131,7 +131,7 @@ class _Ring:
 class StreamedSplit(_Labels):
     """One split read from its pack on demand: only a batch (or a prediction chunk) in memory.
 
-    A yielded batch or chunk is overwritten ``ahead + 1`` reads later (ring buffers, see above):
+    A yielded batch or chunk is overwritten ``ahead + 2`` reads later (ring buffers, see above):
     a consumer uses each one before asking for the next, as the training loop and ``predict`` do.
     """
 
