@@ -263,7 +263,9 @@ def pack_view(
     where = {}
     for number, path in enumerate(source_paths):
         with h5py.File(path, "r") as handle:
-            attrs = {key: value for key, value in handle.attrs.items() if key != "view_of"}
+            if "view_of" in handle.attrs:
+                raise ValueError(f"{path} is a view itself; make views of packs only")
+            attrs = dict(handle.attrs)
             ids = handle["track_id"][()]
         where.update({int(t): (number, row) for row, t in enumerate(ids)})
     missing = [int(t) for t in tracks["track_id"] if int(t) not in where]
