@@ -82,8 +82,6 @@ def write_dataset(root: Path, n: int) -> dict[str, Path]:
 
 def model_spec() -> dict:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config["models"] = {MODEL: config["models"][MODEL]}
-    config["optimise"] = {**config.get("optimise", {}), "models": []}
     validate_config(config)
     return {**config["training"], **config["models"][MODEL], "name": MODEL, "epochs": 1}
 

@@ -53,12 +53,13 @@ rule evolution_split:
         "../workflow/scripts/evolution_split.py"
 
 
-# The existing packing, on the fold's split table; temporary: they only feed the fold models.
+# The fold's split table packed as views of the model's packs (track indices and the fold's own
+# labels and statistics, no copy of x); temporary: they only feed the fold models.
 rule evolution_pack:
     input:
         tracks="results/evolution/{scheme}/tracks.tsv",
         genres="results/splits/genres.tsv",
-        manifests=folder_manifests,
+        sources=expand("results/datasets/{{feature_set}}/{split}.h5", split=SPLITS),
     output:
         **{
             split: temp(
@@ -77,10 +78,9 @@ rule evolution_pack:
         mem_mb=4000,
         runtime=60,
     params:
-        frames=config["datasets"]["frames"],
-        code=fingerprint("pack_dataset"),
+        code=fingerprint("evolution_pack"),
     script:
-        "../workflow/scripts/pack_dataset.py"
+        "../workflow/scripts/evolution_pack.py"
 
 
 # The existing training, on the fold's packs: one model per fold (and the early-years model).

@@ -46,6 +46,7 @@ rule score_tracks:
         runtime=30,
         gpu=0,
     params:
+        budget_mb=config["training"]["memory_budget_mb"],
         code=fingerprint("score_tracks"),
     script:
         "../workflow/scripts/score_tracks.py"
@@ -72,6 +73,7 @@ rule optimise_genre:
         gpu=0,
     params:
         optimise=MAXIMISE,
+        budget_mb=config["training"]["memory_budget_mb"],
         code=fingerprint("optimise_genre"),
     script:
         "../workflow/scripts/optimise_genre.py"
@@ -128,6 +130,7 @@ rule optimum_quality:
     params:
         transfer_names=lambda wildcards: list(transfer_models(wildcards)),
         thresholds=THRESHOLDS,
+        budget_mb=config["training"]["memory_budget_mb"],
         code=fingerprint("optimum_quality"),
     script:
         "../workflow/scripts/optimum_quality.py"

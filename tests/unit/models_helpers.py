@@ -73,7 +73,9 @@ def pack_arrays(
                 part, offset = values[offset : offset + bands[name]], offset + bands[name]
             else:
                 part = np.zeros((bands[name], frames))
-            features[name] = 10 ** (part / 10) if name == "mel" else part  # the store keeps power
+            features[name] = (
+                10 ** (part / 10) if name == "mel" else part
+            )  # computed units: the store's writer turns power into dB
         h5 = f"{track_id:06d}.h5"
         write_track(
             folder / "features" / h5, features, {**params.attrs(), "frames": frames}, params

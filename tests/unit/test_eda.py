@@ -82,15 +82,16 @@ def test_genres_per_track_all_vs_subset():
 
 
 def _mel_inputs(tmp_path, frames_per_track):
-    """Per-track HDF5 files whose mel is a known constant per genre, and the manifest; genre "" is
-    a track without a genre_top (label -1, as the splits keep them for multi-label models)."""
-    power = {"Electronic": 1.0, "Rock": 10.0, "Pop": 100.0, "": 1000.0}
+    """Per-track files of the feature store whose mel is a known constant per genre (given as power,
+    stored in dB by the store's writer), and the manifest; genre "" is a track without a genre_top (label -1, as the splits
+    keep them for multi-label models)."""
+    db = {"Electronic": 0.0, "Rock": 10.0, "Pop": 20.0, "": 30.0}
     labels = {"Electronic": 0, "Pop": 1, "Rock": 2}
     rows, manifest = [], []
     for track_id, (genre, frames) in enumerate(frames_per_track, start=1):
         h5 = f"000/{track_id:06d}.h5"
         features = {name: np.zeros((n, frames)) for name, n in PARAMS.bands().items()}
-        features["mel"] = np.full((ATTRS["n_mels"], frames), power[genre])
+        features["mel"] = np.full((ATTRS["n_mels"], frames), 10 ** (db[genre] / 10))
         write_track(tmp_path / h5, features, {**PARAMS.attrs(), "frames": frames}, PARAMS)
         rows.append({"track_id": track_id, "genre_top": genre, "label": labels.get(genre, -1)})
         manifest.append({"track_id": track_id, "h5": h5, "frames": frames})

@@ -19,6 +19,7 @@ from fmagenre.features.extract import (
     compute_features,
     piptrack_peaks,
     power_spectrogram,
+    stored_units,
 )
 from fmagenre.features.store import extract_folder
 from fmagenre.io import read_tsv
@@ -94,17 +95,18 @@ def test_features_equal_librosa_on_the_same_signal(audio, track_id):
     np.testing.assert_allclose(ours["mfcc"], mfcc, rtol=0, atol=1e-3)  # dB-scaled cepstra
     np.testing.assert_allclose(ours["chroma"], chroma, rtol=0, atol=1e-5)
     np.testing.assert_allclose(ours["tonnetz"], tonnetz, rtol=0, atol=1e-5)
-    # features.dtype float16 stores these three; they stay equal within float16 rounding (mel power
-    # is never stored in float16: its quiet bands fall below float16's normal range).
+    # features.dtype float16 stores all four in their stored units (mel as dB); they stay equal
+    # within float16 rounding (relative 2**-11; mel dB against librosa's power_to_db).
+    mel_db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
     for name, reference, atol in (
         ("mfcc", mfcc, 1e-3),
         ("chroma", chroma, 1e-5),
         ("tonnetz", tonnetz, 1e-5),
+        ("mel", mel_db, 1e-3),
     ):
         assert FeatureParams(dtype="float16").storage_dtype(name) == np.float16
-        half = ours[name].astype(np.float16).astype(np.float32)
+        half = stored_units(name, ours[name]).astype(np.float16).astype(np.float32)
         np.testing.assert_allclose(half, reference, rtol=2.0**-11, atol=atol)
-    assert FeatureParams(dtype="float16").storage_dtype("mel") == np.float32
 
 
 def test_peak_picking_matches_piptrack_exactly(audio):
@@ -153,7 +155,7 @@ def test_hdf5_layout_attributes_and_manifest(audio, tmp_path):
     computed = compute_features(y, PARAMS)
     for name in FEATURES:
         np.testing.assert_array_equal(
-            stored[name], computed[name].astype(PARAMS.storage_dtype(name))
+            stored[name], stored_units(name, computed[name]).astype(PARAMS.storage_dtype(name))
         )
     validation = read_tsv(tmp_path / "validation.tsv")
     assert list(validation.columns) == [

@@ -7,6 +7,7 @@ rules run them, for a whole-clip model and a segment model (whose optimum is loo
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import h5py
@@ -264,6 +265,39 @@ def test_stage_end_to_end(tmp_path, kind):
     optimum_comparison_figure(optima, gap_tsv, str(figures / "optimum_vs_real.png"), model=kind)
     names = ("gap", "optimised_inputs", "quality", "optimum_vs_real")
     assert all((figures / f"{name}.png").stat().st_size > 10_000 for name in names)
+
+
+def test_streamed_packs_give_the_stage_the_same_results(tmp_path, caplog):
+    """A memory budget below the packs: scoring, the PCA optimisation (box bounds in one pass, PCA
+    on a sample of windows) and the quality table read the packs from disk and equal the
+    in-memory stage exactly."""
+    datasets, tracks, mean, std = make_packs(tmp_path)
+    checkpoint = str(tmp_path / "checkpoint.pt")
+    train_checkpoint(checkpoint, datasets, mean, std, SPECS["segment"])
+    params = OptimiseParams(**{**PARAMS, "steps": 10, "lr": 0.1, "starts": 5, "space": "pca"})
+    audio = AudioParams(seconds=None, griffin_lim_iters=4, quality_iters=2)
+    slug = genre_slug(GENRES[1])
+    results = {}
+    for mode, budget in (("memory", None), ("streamed", 1e-6)):
+        root = tmp_path / mode
+        root.mkdir()
+        scores, optimum = str(root / "track_scores.tsv"), str(root / f"{slug}.h5")
+        roundtrip, quality = str(root / "roundtrip.tsv"), str(root / "quality.tsv")
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            score_tracks(checkpoint, datasets, tracks, scores, budget_mb=budget)
+            optimise_genre(checkpoint, datasets, scores, slug, optimum, params, budget_mb=budget)
+            start_roundtrip(checkpoint, optimum, roundtrip, audio)
+            quality_table(
+                checkpoint, datasets, [optimum], [roundtrip], {}, quality, Thresholds(), budget
+            )
+        assert ("streamed from disk" in caplog.text) == (mode == "streamed")
+        results[mode] = (read_tsv(scores), read_optimum(optimum), read_tsv(quality))
+    (scores, optimum, quality), (scores_s, optimum_s, quality_s) = results.values()
+    pd.testing.assert_frame_equal(scores, scores_s)
+    pd.testing.assert_frame_equal(quality, quality_s)
+    for name in ("feature_lo_normalised", "feature_hi_normalised", "start_inputs", "trajectories"):
+        np.testing.assert_array_equal(getattr(optimum, name), getattr(optimum_s, name))
 
 
 def headline_stage(

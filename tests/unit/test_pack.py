@@ -7,6 +7,7 @@ import pickle
 import tracemalloc
 
 import h5py
+import hdf5plugin
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,13 +16,17 @@ from fmagenre.data.pack import (
     PAD_POLICY,
     SPLITS,
     PackArray,
+    band_extremes,
     fit_frames,
     fits_in_memory,
+    gather,
     iter_chunks,
     memory_budget_mb,
     pack_dataset,
+    pack_view,
     read_pack,
     read_packs,
+    sample_windows,
 )
 from fmagenre.features.extract import FeatureParams
 from fmagenre.features.store import write_track
@@ -207,18 +212,19 @@ def test_peak_memory_stays_bounded(tmp_path):
 
 
 def test_float16_storage_is_compressed_and_packs_within_float16_rounding(tmp_path):
-    """features.dtype float16: mfcc/chroma/tonnetz and the packs in float16, mel power float32."""
+    """features.dtype float16: every per-track feature (mel as dB) and the packs in float16."""
     params = FeatureParams(n_mfcc=5, n_mels=16, dtype="float16")
     lengths = {1000 + i: 100 for i in range(6)}
     stored = make_features(tmp_path, lengths, params=params)
     make_splits(tmp_path, list(lengths), ["training", "validation", "test"] * 2)
     with h5py.File(tmp_path / "features" / "001" / "001000.h5", "r") as handle:
         assert handle["mfcc"].dtype == np.float16 and handle["chroma"].dtype == np.float16
-        assert handle["mel"].dtype == np.float32
+        assert handle["mel"].dtype == np.float16
         assert all(handle[name].compression == "gzip" and handle[name].shuffle for name in handle)
     _, out = pack(tmp_path, "mfcc+chroma")
     with h5py.File(out["training"], "r") as handle:
-        assert handle["x"].dtype == np.float16 and handle["x"].compression == "gzip"
+        assert handle["x"].dtype == np.float16
+        assert str(hdf5plugin.BLOSC_ID) in handle["x"]._filters  # Blosc (pack.PACK_COMPRESSION)
         assert handle.attrs["dtype"] == "float16"
         first = handle["x"][0].astype(np.float32)
     expected = np.concatenate([stored[1000]["mfcc"], stored[1000]["chroma"]])
@@ -239,6 +245,9 @@ def test_streamed_reader_reads_what_memory_holds(dataset):
     assert isinstance(streamed["x"], PackArray) and streamed["x"].shape == memory["x"].shape
     np.testing.assert_array_equal(streamed["x"].rows([3, 0, 3]), memory["x"][[3, 0, 3]])
     np.testing.assert_array_equal(streamed["x"][1:3], memory["x"][1:3])
+    mask = np.arange(len(memory["x"])) % 2 == 1  # numpy's indexing: masks and index arrays
+    np.testing.assert_array_equal(streamed["x"][mask], memory["x"][mask])
+    np.testing.assert_array_equal(streamed["x"][np.array([2, 0])], memory["x"][[2, 0]])
     copy = pickle.loads(pickle.dumps(streamed["x"]))  # what a DataLoader worker receives
     np.testing.assert_array_equal(copy[2], memory["x"][2])
     chunks = [x for _, x in iter_chunks(streamed["x"], 2)]
@@ -249,3 +258,77 @@ def test_streamed_reader_reads_what_memory_holds(dataset):
     assert not fits_in_memory(out.values(), budget_mb=0.001)
     assert all(isinstance(p["x"], PackArray) for p in read_packs(out, budget_mb=0.001).values())
     assert memory_budget_mb() > 0 and memory_budget_mb(5) == 5
+    buffer = np.empty((2, *memory["x"].shape[1:]), streamed["x"].stored_dtype)
+    assert streamed["x"].rows([2, 0], out=buffer) is buffer
+    np.testing.assert_array_equal(buffer.astype(np.float32), memory["x"][[2, 0]])
+
+
+def test_bounded_readers_give_the_whole_array_numbers(dataset):
+    """Band extremes in chunks, a window sample and a chunked gather: streamed or in memory, the
+    numbers of the whole array."""
+    root, _, _ = dataset
+    _, out = pack(root, "mfcc")
+    memory = read_pack(out["training"])["x"]
+    streamed = read_pack(out["training"], in_memory=False)["x"]
+    n, channels, frames = memory.shape
+    for x in (memory, streamed):
+        lo, hi = band_extremes(x, lambda chunk: 2 * chunk, rows=2)
+        np.testing.assert_array_equal(lo, 2 * memory.min(axis=(0, 2)))
+        np.testing.assert_array_equal(hi, 2 * memory.max(axis=(0, 2)))
+        # window j of track i is i * (T // w) + j; all of them when they fit, a seeded sample else
+        every = sample_windows(x, 25, limit=10**6, seed=0)
+        assert every.shape == (n * (frames // 25), channels, 25)
+        np.testing.assert_array_equal(every[frames // 25 + 1], memory[1, :, 25:50])
+        some = sample_windows(x, 25, limit=5, seed=3)
+        chosen = np.sort(np.random.default_rng(3).choice(len(every), 5, replace=False))
+        np.testing.assert_array_equal(some, every[chosen])
+        np.testing.assert_array_equal(
+            gather(x, [3, 1, 3], lambda chunk: chunk[:, :, :7], rows=2), memory[[3, 1, 3], :, :7]
+        )
+
+
+def test_a_view_of_the_packs_reads_as_packing_the_re_split_table(dataset):
+    """The evolution folds re-split the packed tracks: their views hold what pack_dataset writes
+    for the same table (same frames), without a copy of x."""
+    root, _, table = dataset
+    frames, out = pack(root, "mel", frames=100)
+    resplit = table.drop(index=[1]).copy()
+    resplit["split"] = [
+        "test",
+        "training",
+        "training",
+        "validation",
+        "training",
+        "training",
+        "test",
+    ]
+    write_tsv(root / "resplit.tsv", resplit)
+    copies = {split: root / "copies" / f"{split}.h5" for split in SPLITS}
+    pack_dataset(
+        root / "resplit.tsv",
+        root / "genres.tsv",
+        [root / "manifest.tsv"],
+        root / "features",
+        "mel",
+        frames,
+        copies,
+    )
+    views = {split: root / "views" / "mel" / f"{split}.h5" for split in SPLITS}
+    assert pack_view(root / "resplit.tsv", root / "genres.tsv", list(out.values()), views) == frames
+    for split in SPLITS:
+        copy, view = read_pack(copies[split]), read_pack(views[split])
+        streamed = read_pack(views[split], in_memory=False)
+        for key in ("x", "y", "y_multi", "track_id", "year", "mean", "std"):
+            np.testing.assert_array_equal(view[key], copy[key], err_msg=f"{split} {key}")
+        last = len(copy["x"]) - 1
+        np.testing.assert_array_equal(
+            streamed["x"].rows([last, 0, last]), copy["x"][[last, 0, last]]
+        )
+        assert {k: v for k, v in view["attrs"].items() if k != "view_of"} == copy["attrs"]
+        with h5py.File(views[split], "r") as handle:
+            assert "x" not in handle
+    moved = root / "one" / "level" / "deeper"
+    moved.parent.mkdir(parents=True)
+    (root / "views" / "mel").rename(moved)  # sources are found relative to the view's folder
+    with pytest.raises(OSError):
+        read_pack(moved / "training.h5")

@@ -17,4 +17,5 @@ optimise_genre(
     genre=snakemake.wildcards.genre,
     output=snakemake.output.h5,
     params=OptimiseParams.from_config(snakemake.params.optimise),
+    budget_mb=snakemake.params.budget_mb,
 )

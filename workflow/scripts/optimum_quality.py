@@ -18,4 +18,5 @@ quality_table(
     transfer=dict(zip(snakemake.params.transfer_names, snakemake.input.transfer)),
     output=snakemake.output.quality,
     thresholds=Thresholds.from_config(snakemake.params.thresholds),
+    budget_mb=snakemake.params.budget_mb,
 )

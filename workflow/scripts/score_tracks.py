@@ -12,4 +12,5 @@ score_tracks(
     datasets={split: snakemake.input[split] for split in SPLITS},
     tracks_tsv=snakemake.input.tracks,
     output=snakemake.output.scores,
+    budget_mb=snakemake.params.budget_mb,
 )

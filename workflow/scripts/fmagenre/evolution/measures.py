@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import h5py
 import librosa
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm
 
 from fmagenre.data.pack import read_pack
 from fmagenre.io import atomic_path, genre_slug, read_tsv, write_tsv
@@ -52,7 +54,8 @@ def model_outputs(
     logits, embeddings = [], []
     try:
         with torch.no_grad():
-            for start in range(0, len(x), BATCH):
+            starts = range(0, len(x), BATCH)
+            for start in tqdm(starts, desc="score", unit="batch", file=sys.stderr, mininterval=10):
                 windows = segments(
                     normalise(torch.as_tensor(x[start : start + BATCH]), info),
                     int(info["input_shape"][1]),
@@ -157,7 +160,7 @@ def audio_descriptors(x: np.ndarray, attrs: dict) -> pd.DataFrame:
     summaries = track_summaries(x, bands, n_mels, sr, hop)
     onset_rate, loudness = np.empty(len(x)), np.empty(len(x))
     seconds = x.shape[-1] * hop / sr
-    for i in range(len(x)):
+    for i in tqdm(range(len(x)), desc="descriptors", unit="track", file=sys.stderr, mininterval=10):
         db = mel_db(x[i : i + 1].astype(np.float64), bands, n_mels)[0]
         envelope = librosa.onset.onset_strength(S=db, sr=sr, hop_length=hop)
         onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=hop)

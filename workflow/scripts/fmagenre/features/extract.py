@@ -11,6 +11,7 @@ already computed. Results equal librosa's up to float32 rounding (tested).
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import asdict, dataclass
 
 import librosa
@@ -20,11 +21,13 @@ import scipy.fft
 from fmagenre.data.audio import RESAMPLER
 
 FEATURES = ("mfcc", "chroma", "tonnetz", "mel")
-# Storage dtypes (``features.dtype``). float16 keeps mfcc, chroma and tonnetz within float16
-# rounding of librosa (relative 2**-11, tested); the mel power spectrogram stays float32 whatever
-# the setting: float16's smallest normal value (6.1e-5) would flush quiet bands (below about
-# -42 dB) to subnormals or zero, far outside the 1e-4 relative equality with librosa.
+# Storage dtypes (``features.dtype``). Every feature is stored in the units the packs and models
+# use (``STORED_UNITS``: the mel power spectrogram as dB, ``power_to_db`` without a floor): float16
+# keeps mfcc, chroma, tonnetz and the dB mel within float16 rounding of librosa (relative 2**-11,
+# tested), which is the precision the packs always had. Power itself could not be float16: its
+# smallest normal value (6.1e-5) would flush bands below about -42 dB to subnormals or zero.
 DTYPES = ("float32", "float16")
+STORED_UNITS = {"mfcc": "dB cepstra", "chroma": "1", "tonnetz": "1", "mel": "dB"}
 # Crop policy (``features.clip``) before extraction: ``centre_30s`` keeps the middle 30 s of a longer
 # signal (how FMA cut its clips: from duration // 2 - 15), so whole tracks (fma_full) give clip-sized
 # features; ``all`` keeps the whole signal. Clips of 30 s or less are never cropped.
@@ -48,6 +51,7 @@ FIXED = {
     "tuning": "estimated (piptrack 150-4000 Hz, resolution 0.01)",
     "tonnetz_from": "chroma_stft",
     "resampler": RESAMPLER,
+    "units": json.dumps(STORED_UNITS),
 }
 PIPTRACK_FMIN, PIPTRACK_FMAX, PIPTRACK_THRESHOLD = 150.0, 4000.0, 0.1
 STFT_BLOCK_FRAMES = 256  # frames per FFT call: bounds the temporaries for long files
@@ -101,8 +105,8 @@ class FeatureParams:
         return y[start : start + length]
 
     def storage_dtype(self, name: str) -> np.dtype:
-        """The dtype feature ``name`` is stored in (mel power is always float32, see DTYPES)."""
-        return np.dtype("float32" if name == "mel" else self.dtype)
+        """The dtype feature ``name`` is stored in (every feature in ``features.dtype``)."""
+        return np.dtype(self.dtype)
 
 
 # ---- features ------------------------------------------------------------------------------------
@@ -187,6 +191,14 @@ def power_to_db(mel: np.ndarray, top_db: float) -> np.ndarray:
     db *= np.float32(10.0)
     np.maximum(db, db.max() - top_db, out=db)
     return db
+
+
+def stored_units(name: str, values: np.ndarray) -> np.ndarray:
+    """A computed feature in the units the store, the packs and the models use (``STORED_UNITS``):
+    mel power -> dB (no top_db floor); the others as computed."""
+    if name == "mel":
+        return power_to_db(values, top_db=np.inf)
+    return values
 
 
 def piptrack_peaks(power: np.ndarray, params: FeatureParams) -> tuple[np.ndarray, np.ndarray]:

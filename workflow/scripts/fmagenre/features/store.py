@@ -1,7 +1,7 @@
 """The cached per-track feature store and the incremental per-folder job.
 
 Per-track files ``{features_dir}/{folder}/{track_id:06d}.h5`` hold ``mfcc``, ``chroma``, ``tonnetz``
-and ``mel`` [bands, frames] in ``features.dtype`` (mel power always float32, see
+and ``mel`` [bands, frames] in ``features.dtype`` and in the packs' units (mel as dB, see
 ``extract.DTYPES``), chunked and gzip-compressed with the byte shuffle (h5py's built-in filters:
 no plugin is needed to read them); their attributes record every parameter, the code
 fingerprint, the source's size, mtime and sha256, and the decoded facts validation needs. A rerun
@@ -36,7 +36,7 @@ from fmagenre.data.validate import (
     judge,
     validate_clip,
 )
-from fmagenre.features.extract import FEATURES, FeatureParams, compute_features
+from fmagenre.features.extract import FEATURES, FeatureParams, compute_features, stored_units
 from fmagenre.features.manifest import MANIFEST_COLUMNS
 from fmagenre.fingerprint import code_fingerprint
 from fmagenre.io import H5_COMPRESSION, TMP_SUFFIX, atomic_path, sha256_file, write_tsv
@@ -50,11 +50,12 @@ CHUNK_FRAMES = 4096
 def write_track(
     path: str | os.PathLike, features: dict[str, np.ndarray], attrs: dict, params: FeatureParams
 ) -> None:
-    """Write one track's features (in their storage dtypes) and attributes atomically."""
+    """Write one track's computed features (in the stored units and dtype) and attributes atomically."""
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as handle:
             for name in FEATURES:
-                values = features[name].astype(params.storage_dtype(name), copy=False)
+                values = stored_units(name, features[name])
+                values = values.astype(params.storage_dtype(name), copy=False)
                 chunks = (values.shape[0], max(1, min(values.shape[1], CHUNK_FRAMES)))
                 handle.create_dataset(name, data=values, chunks=chunks, **H5_COMPRESSION)
             handle.attrs.update(attrs)

@@ -17,7 +17,6 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 from tqdm import tqdm
 
-from fmagenre.data.pack import pack_units
 from fmagenre.data.validate import STATUSES
 from fmagenre.features.manifest import read_manifests, with_features
 from fmagenre.features.store import read_features
@@ -241,11 +240,10 @@ def genre_mean_mel(
     info: dict = {}
     for genre, h5 in tqdm(zip(rows["genre_top"], rows["h5"]), total=len(rows), desc="mean mel"):
         stored, attrs = read_features(Path(features_dir) / h5, ("mel",), frames)
-        mel = stored["mel"]
+        db = stored["mel"].astype(np.float64)  # stored in dB, the models' units
         if not info:
             info = {key: attrs[key] for key in ("sr", "hop_length", "n_mels", "fmin")}
-        db = pack_units("mel", mel)  # the mel models' input units
-        sums.setdefault(genre, np.zeros((mel.shape[0], frames)))[:, : db.shape[1]] += db
+        sums.setdefault(genre, np.zeros((db.shape[0], frames)))[:, : db.shape[1]] += db
         counts.setdefault(genre, np.zeros(frames))[: db.shape[1]] += 1
     with np.errstate(invalid="ignore", divide="ignore"):
         means = {g: np.where(counts[g] > 0, sums[g] / counts[g], np.nan) for g in sorted(sums)}

@@ -54,9 +54,12 @@ def _band_stats(info: dict, like: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return mean, std
 
 
-def normalise(x: torch.Tensor, info: dict) -> torch.Tensor:
-    """Feature units -> model input units, per band (training-split mean and std)."""
+def normalise(x: torch.Tensor, info: dict, inplace: bool = False) -> torch.Tensor:
+    """Feature units -> model input units, per band (training-split mean and std); ``inplace``
+    overwrites ``x`` (the same operations, so the same values, without two temporaries)."""
     mean, std = _band_stats(info, x)
+    if inplace:
+        return x.sub_(mean).div_(std)
     return (x - mean) / std
 
 

@@ -28,8 +28,8 @@ import scipy.sparse
 import soundfile
 
 from fmagenre.data.audio import encode_mp3
-from fmagenre.data.pack import fit_frames, pack_units
-from fmagenre.features.extract import FeatureParams, compute_features
+from fmagenre.data.pack import fit_frames
+from fmagenre.features.extract import FeatureParams, compute_features, stored_units
 from fmagenre.io import atomic_path, read_tsv, write_tsv
 from fmagenre.models.margin import genre_margins, genre_probabilities
 from fmagenre.optimise.optimum import Optimum, read_optimum
@@ -257,7 +257,7 @@ def stack_pack_units(features: dict[str, np.ndarray], bands) -> np.ndarray:
             raise ValueError(
                 f"feature {name} has {values.shape[0]} bands, the model expects {count}"
             )
-        parts.append(pack_units(name, values))
+        parts.append(stored_units(name, values))
     return np.concatenate(parts, axis=0).astype(np.float32)
 
 

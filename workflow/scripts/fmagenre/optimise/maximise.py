@@ -21,7 +21,13 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from fmagenre.data.pack import PARAM_ATTRS, fit_frames, read_pack
+from fmagenre.data.pack import (
+    PARAM_ATTRS,
+    band_extremes,
+    fit_frames,
+    read_packs,
+    sample_windows,
+)
 from fmagenre.io import genre_slug, read_tsv
 from fmagenre.models.margin import genre_margins, margin_torch
 from fmagenre.optimise.optimum import Optimum, write_optimum
@@ -190,22 +196,12 @@ def pack_rows(pack: dict, track_ids: list[int], path: str) -> np.ndarray:
     return pack["x"][[index[t] for t in track_ids]]
 
 
-def training_windows(z_train: np.ndarray, frames: int, limit: int, seed: int) -> np.ndarray:
-    """Consecutive model-input windows [N', C, frames] of normalised training tracks (at most ``limit``)."""
-    count = z_train.shape[2] // frames
-    windows = z_train[:, :, : count * frames].reshape(len(z_train), z_train.shape[1], count, frames)
-    windows = windows.transpose(0, 2, 1, 3).reshape(-1, z_train.shape[1], frames)
-    if len(windows) > limit:
-        windows = windows[
-            np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
-        ]
-    return windows
-
-
-def build_space(params: OptimiseParams, z_train: np.ndarray, frames: int, lo, hi):
+def build_space(params: OptimiseParams, x_train, normalise, frames: int, lo, hi):
+    """The optimisation space; PCA fits on a bounded sample of the training windows
+    (``sample_windows``: the split may be streamed), normalised by ``normalise``."""
     if params.space == "pixel":
         return PixelSpace(lo, hi, params.l2, params.tv)
-    windows = training_windows(z_train, frames, PCA_MAX_SAMPLES, params.seed)
+    windows = normalise(sample_windows(x_train, frames, PCA_MAX_SAMPLES, params.seed))
     return PcaSpace(windows, params.pca_variance, params.prior, lo, hi, params.seed)
 
 
@@ -290,8 +286,12 @@ def optimise_genre(
     genre: str,
     output: str,
     params: OptimiseParams,
+    budget_mb: float | None = None,
 ) -> None:
-    """Optimise the input of one genre (slug ``genre``) and write ``results/optimise/{model}/{genre}.h5``."""
+    """Optimise the input of one genre (slug ``genre``) and write ``results/optimise/{model}/{genre}.h5``.
+
+    ``budget_mb``: ``training.memory_budget_mb`` (null: derived from the machine, see
+    ``fmagenre.data.pack.memory_budget_mb``)."""
     from fmagenre.models import denormalise, load_model, normalise
 
     torch.manual_seed(params.seed)
@@ -303,17 +303,21 @@ def optimise_genre(
             f"{checkpoint}: genre slug {genre!r} is not one of the model's genres {slugs}"
         )
     target = slugs.index(genre)
-    # in memory: the box bounds and the PCA space need the whole normalised training split
-    packs = {split: read_pack(path) for split, path in datasets.items()}
-    z_train = normalise(torch.as_tensor(packs["training"]["x"]), info).numpy()
-    lo, hi = z_train.min(axis=(0, 2)), z_train.max(axis=(0, 2))
+    # in memory when they fit the budget, else streamed: the box bounds take one pass over the
+    # training split, the PCA space a bounded sample of it
+    packs = read_packs(datasets, budget_mb)
+
+    def z_of(x: np.ndarray) -> np.ndarray:
+        return normalise(torch.as_tensor(x), info).numpy()
+
+    lo, hi = band_extremes(packs["training"]["x"], z_of)
     real = choose_real_tracks(scores_tsv, packs, datasets, genres, target, params)
 
     shape = tuple(int(v) for v in info["input_shape"])
     z0, noise = start_batch(
         normalise(torch.as_tensor(real.start_x), info).numpy(), shape, params.seed
     )
-    space = build_space(params, z_train, shape[1], lo, hi)
+    space = build_space(params, packs["training"]["x"], z_of, shape[1], lo, hi)
     transforms = Transforms(
         info["bands"],
         int(info["n_mels"]),

@@ -38,7 +38,7 @@ import scipy.stats
 import torch
 from scipy.spatial import cKDTree
 
-from fmagenre.data.pack import fit_frames, read_pack
+from fmagenre.data.pack import fit_frames, gather, read_packs
 from fmagenre.io import read_tsv, write_tsv
 from fmagenre.models.margin import genre_margins
 from fmagenre.optimise.optimum import Optimum, read_optimum
@@ -224,20 +224,29 @@ def quality_table(
     transfer: dict[str, str],
     output: str,
     thresholds: Thresholds,
+    budget_mb: float | None = None,
 ) -> None:
-    """``quality.tsv`` of one model (see the module docstring)."""
+    """``quality.tsv`` of one model (see the module docstring); ``budget_mb`` as in
+    :func:`fmagenre.data.pack.read_packs`."""
     from fmagenre.models import load_model, normalise
 
     model, info = load_model(checkpoint, device="cpu")
     frames = int(info["input_shape"][1])
-    training = read_pack(datasets["training"])
+    # in memory when it fits the budget, else streamed: each genre's tracks are read, fitted to the
+    # model's input and normalised a chunk at a time
+    training = read_packs({"training": datasets["training"]}, budget_mb)["training"]
     labels = np.asarray(training["y"])
-    z_train = normalise(torch.as_tensor(training["x"]), info).numpy()
+
+    def model_inputs(x: np.ndarray) -> np.ndarray:
+        fitted = np.stack([fit_frames(track, frames) for track in x])
+        return normalise(torch.as_tensor(fitted), info).numpy()
+
     optima = [read_optimum(path) for path in optimum_h5s]
     scored = transfer_scores(transfer, optima)
     tables = []
     for index, (optimum, roundtrip_tsv) in enumerate(zip(optima, roundtrip_tsvs)):
-        real = np.stack([fit_frames(z, frames) for z in z_train[labels == optimum.genre_index]])
+        genre_rows = np.flatnonzero(labels == optimum.genre_index)
+        real = gather(training["x"], genre_rows, model_inputs)
         table = genre_quality(
             optimum,
             model,

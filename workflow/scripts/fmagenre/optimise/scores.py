@@ -40,15 +40,24 @@ def model_logits(model, info, x: np.ndarray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, len(info["genres"])))
 
 
-def score_tracks(checkpoint: str, datasets: dict[str, str], tracks_tsv: str, output: str) -> None:
-    """``track_scores.tsv``: track_id, split, genre_top, year and one ``logit_<slug>`` column per genre."""
+def score_tracks(
+    checkpoint: str,
+    datasets: dict[str, str],
+    tracks_tsv: str,
+    output: str,
+    budget_mb: float | None = None,
+) -> None:
+    """``track_scores.tsv``: track_id, split, genre_top, year and one ``logit_<slug>`` column per genre.
+
+    The packs are read into memory when they fit ``budget_mb`` (``training.memory_budget_mb``),
+    else scored ``SCORE_BATCH`` tracks at a time from disk."""
     from fmagenre.models import load_model
 
     model, info = load_model(checkpoint, device="cpu")
     tracks = read_tsv(tracks_tsv).set_index("track_id")
     columns = [logit_column(genre_slug(title)) for title in info["genres"]]
     frames = []
-    for split, pack in read_packs(datasets).items():
+    for split, pack in read_packs(datasets, budget_mb).items():
         missing = np.setdiff1d(pack["track_id"], tracks.index)
         if missing.size:
             raise KeyError(
