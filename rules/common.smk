@@ -371,7 +371,12 @@ EVOLUTION_MEASURES = [
     "tempo_bpm",
     "onset_rate_hz",
     "loudness_db",
-]
+] + (
+    # the judge's decade estimate needs the MSD tags (MTT_musicnn has no decade tags)
+    ["judge_era"]
+    if JUDGE["model"] == "MSD_musicnn"
+    else []
+)
 # What the tables use, so that e.g. changing the folds reruns no table of a held-out run.
 TABLE_PARAMS = {
     key: EVOLUTION[key]
@@ -383,7 +388,7 @@ TABLE_PARAMS = {
         "permutations",
         "seed",
     )
-}
+} | {"measures": EVOLUTION_MEASURES}
 
 
 wildcard_constraints:
