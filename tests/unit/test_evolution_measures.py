@@ -9,6 +9,7 @@ import pytest
 import torch
 from models_helpers import GENRES, spec, write_packs
 
+from fmagenre.evolution.embeddings import read_embeddings
 from fmagenre.evolution.measures import score_tracks
 from fmagenre.io import read_tsv, write_tsv
 from fmagenre.models import load_model, track_logits
@@ -110,5 +111,7 @@ def test_track_scores_name_the_model_that_scored_each_track(tmp_path):
     logits = model_logits(model, info, x)
     row = scores.set_index("track_id").loc[203]
     assert row["margin_Hip-Hop"] == pytest.approx(genre_margins(logits)[3, 2], abs=1e-6)
-    with h5py.File(tmp_path / "embeddings.h5", "r") as handle:
-        assert list(handle["track_id"][()]) == list(scores["track_id"])
+    ids, embedding = read_embeddings(str(tmp_path / "embeddings.h5"))
+    assert list(ids) == list(scores["track_id"])
+    _, expected = model_logits(model, info, x, embeddings=True)
+    assert embedding[list(ids).index(203)] == pytest.approx(expected[3], abs=1e-5)
