@@ -64,8 +64,8 @@ SIZES = {
 MIN_TRACKS, MIN_ARTISTS, N_PERM, N_BOOT, ALPHA = 8, 3, 999, 1000, 0.05
 # The family: the default data's 8 genres x 7 measures (evolution/tables.py MEASURES), 4 planted.
 FAMILY_GENRES, FAMILY_MEASURES, FAMILY_PLANTED = 8, 7, len(_PLANTED)
-FAMILY_TRACKS = [64, 128, 192, 256]  # tracks per genre generated (FOLLOWED of them followed)
-FAMILY_DATASETS, FAMILY_PERM, FAMILY_BOOT = 200, 9999, 100  # the schema's default permutations
+FAMILY_TRACKS = [64, 128, 192]  # tracks per genre generated (FOLLOWED of them followed)
+FAMILY_DATASETS, FAMILY_PERM, FAMILY_BOOT = 100, 9999, 100  # the schema's default permutations
 
 
 def simulate_genre(rng: np.random.Generator, size: dict, effect_sd: float) -> pd.DataFrame:

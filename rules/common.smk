@@ -374,7 +374,7 @@ EVOLUTION_MEASURES = [
 ] + (
     # the judge's decade estimate needs the MSD tags (MTT_musicnn has no decade tags)
     ["judge_era"]
-    if JUDGE["model"] == "MSD_musicnn"
+    if EVOLUTION["judge_era"] and JUDGE["model"] == "MSD_musicnn"
     else []
 )
 # What the tables use, so that e.g. changing the folds reruns no table of a held-out run.
@@ -432,6 +432,11 @@ def score_sources(wildcards):
 
 def score_inputs(wildcards):
     return sorted({path for source in score_sources(wildcards) for path in source[:2]})
+
+
+def evolution_judge(wildcards):
+    """The judge's per-track tags when judge_era is a measure, else none."""
+    return ["results/judge/tracks.tsv"] if "judge_era" in EVOLUTION_MEASURES else []
 
 
 def evolution_gap(wildcards):
