@@ -371,7 +371,12 @@ EVOLUTION_MEASURES = [
     "tempo_bpm",
     "onset_rate_hz",
     "loudness_db",
-]
+] + (
+    # the judge's decade estimate needs the MSD tags (MTT_musicnn has no decade tags)
+    ["judge_era"]
+    if EVOLUTION["judge_era"] and JUDGE["model"] == "MSD_musicnn"
+    else []
+)
 # What the tables use, so that e.g. changing the folds reruns no table of a held-out run.
 TABLE_PARAMS = {
     key: EVOLUTION[key]
@@ -383,7 +388,7 @@ TABLE_PARAMS = {
         "permutations",
         "seed",
     )
-}
+} | {"measures": EVOLUTION_MEASURES}
 
 
 # The report's front page lists the evolution verdicts too: read from trends.tsv where a run has made it.
@@ -444,6 +449,11 @@ def score_sources(wildcards):
 
 def score_inputs(wildcards):
     return sorted({path for source in score_sources(wildcards) for path in source[:2]})
+
+
+def evolution_judge(wildcards):
+    """The judge's per-track tags when judge_era is a measure, else none."""
+    return ["results/judge/tracks.tsv"] if "judge_era" in EVOLUTION_MEASURES else []
 
 
 def evolution_gap(wildcards):

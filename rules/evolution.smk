@@ -173,6 +173,7 @@ rule evolution_tables:
         scores="results/evolution/{model}/track_scores.tsv",
         embeddings="results/evolution/{model}/embeddings.h5",
         descriptors="results/evolution/descriptors.tsv",
+        judge=evolution_judge,
         gap=evolution_gap,
     output:
         periods=report(

@@ -9,12 +9,14 @@ import pytest
 import torch
 from models_helpers import GENRES, spec, write_packs
 
-from fmagenre.evolution.measures import model_outputs, score_tracks
+from fmagenre.evolution.embeddings import read_embeddings
+from fmagenre.evolution.measures import score_tracks
 from fmagenre.io import read_tsv, write_tsv
 from fmagenre.models import load_model, track_logits
 from fmagenre.models.checkpoint import save_checkpoint
 from fmagenre.models.margin import genre_margins
 from fmagenre.models.zoo import build_model
+from fmagenre.optimise.scores import model_logits
 
 
 def checkpoint(tmp_path, name, feature_set, frames, packs, **model):
@@ -53,7 +55,7 @@ def test_embedding_is_the_last_layers_input_and_logits_match_track_logits(
     model, info = load_model(path)
     with h5py.File(packs["test"], "r") as handle:
         x = handle["x"][()]
-    logits, embedding = model_outputs(model, info, x)
+    logits, embedding = model_logits(model, info, x, embeddings=True)
     with torch.no_grad():
         expected = track_logits(model, info, torch.as_tensor(x)).double().numpy()
     assert logits == pytest.approx(expected, abs=1e-5)
@@ -103,8 +105,10 @@ def test_track_scores_name_the_model_that_scored_each_track(tmp_path):
     model, info = load_model(path)
     with h5py.File(packs["test"], "r") as handle:
         x = handle["x"][()]
-    logits, _ = model_outputs(model, info, x)
+    logits = model_logits(model, info, x)
     row = scores.set_index("track_id").loc[203]
     assert row["margin_Hip-Hop"] == pytest.approx(genre_margins(logits)[3, 2], abs=1e-6)
-    with h5py.File(tmp_path / "embeddings.h5", "r") as handle:
-        assert list(handle["track_id"][()]) == list(scores["track_id"])
+    ids, embedding = read_embeddings(str(tmp_path / "embeddings.h5"))
+    assert list(ids) == list(scores["track_id"])
+    _, expected = model_logits(model, info, x, embeddings=True)
+    assert embedding[list(ids).index(203)] == pytest.approx(expected[3], abs=1e-5)

@@ -103,15 +103,17 @@ def test_displacement_leaves_the_track_and_its_artist_out_of_its_own_reference()
 
 
 def test_trends_find_the_planted_genre_and_spare_the_control():
-    tracks = genre_tracks(np.random.default_rng(4), artists_per_genre=40, slope={"A": 0.15})
-    for measure in (
+    tracks = genre_tracks(np.random.default_rng(4), artists_per_genre=40, slope={"A": 0.2})
+    measures = [
         "margin",
         "displacement",
         "spectral_centroid_hz",
         "tempo_bpm",
         "onset_rate_hz",
         "loudness_db",
-    ):
+        "judge_era",
+    ]
+    for measure in measures:
         tracks[measure] = (
             tracks["value"]
             if measure == "spectral_centroid_hz"
@@ -119,8 +121,9 @@ def test_trends_find_the_planted_genre_and_spare_the_control():
         )
     cells = cell_table(tracks, 8, 3)
     trends = trends_table(
-        tracks, cells, n_perm=499, n_boot=300, rng=np.random.default_rng(6)
+        tracks, cells, n_perm=999, n_boot=300, rng=np.random.default_rng(6), measures=measures
     ).set_index(["genre", "measure"])
+    assert set(trends.index.get_level_values("measure")) == set(measures)
     assert trends.loc[("A", "spectral_centroid_hz"), "verdict"] == "rising"
     assert (trends.drop(index=("A", "spectral_centroid_hz"))["verdict"] == "no evidence").all()
     assert trends["q_value"].ge(trends["p_value"]).all()
@@ -157,3 +160,26 @@ def test_accuracy_drop_and_its_ci():
     assert (
         np.isnan(row["ci_low"]) and np.isnan(row["ci_high"]) and np.isfinite(row["accuracy_drop"])
     )
+
+
+def test_judge_era_is_the_decade_estimate_of_each_tracks_tags(tmp_path):
+    from fmagenre.evolution.tables import judge_era
+    from fmagenre.io import write_tsv
+
+    tags = pd.DataFrame(
+        {
+            "track_id": [3, 1],
+            "rock": [0.9, 0.1],
+            "60s": [0.0, 0.2],
+            "70s": [0.0, 0.2],
+            "80s": [0.5, 0.2],
+            "90s": [0.5, 0.2],
+            "00s": [0.0, 0.2],
+        }
+    )
+    write_tsv(tmp_path / "tracks.tsv", tags)
+    era = judge_era(str(tmp_path / "tracks.tsv"), pd.Series([1, 2, 3]))
+    assert era[0] == pytest.approx(1985.0) and np.isnan(era[1]) and era[2] == pytest.approx(1990.0)
+    write_tsv(tmp_path / "mtt.tsv", tags.drop(columns=["60s"]))
+    with pytest.raises(ValueError, match="decade tags"):
+        judge_era(str(tmp_path / "mtt.tsv"), pd.Series([1]))

@@ -222,22 +222,24 @@ def test_default_data_keeps_multi_root_tracks_for_the_multilabel_target(tmp_path
     assert (kept["split"] == "test").sum() >= 2  # 10 % of ~39, by whole artists
 
 
-def test_planted_drifts_are_realistic_and_two_genres_are_controls():
-    from fmagenre.data.synth import DRIFT_SD, YEARS, _drifts, within_genre_sd
+def test_planted_drifts_are_realistic_in_descriptor_units_and_controls_do_not_drift():
+    from fmagenre.data.synth import DESCRIPTOR_SD, DRIFT_SD, YEARS, _drifts
 
     drifts = _drifts(preset_genres("small"))
     planted = {g: d for g, d in drifts.items() if d["parameter"]}
     controls = [g for g, d in drifts.items() if d["parameter"] is None]
-    assert len(controls) >= 2 and all(
-        drifts[g]["sd_units"] == 0 == drifts[g]["slope_per_year"] for g in controls
-    )
-    assert {d["sign"] for d in planted.values()} == {-1, 1}
-    for drift in planted.values():
-        assert 0 < drift["sd_units"] <= 1.5 and drift["sd_units"] == DRIFT_SD
-        change = drift["slope_per_year"] * (YEARS[1] - YEARS[0])
-        assert change == pytest.approx(
-            drift["sign"] * drift["sd_units"] * within_genre_sd(drift["parameter"])
+    assert {"Folk", "International"} <= set(controls) and len(planted) >= 4
+    assert all(drifts[g]["sd_units"] == 0 == drifts[g]["slope_per_year"] for g in controls)
+    for parameter in ("bright", "tempo"):  # both directions of both parameters
+        assert {d["sign"] for d in planted.values() if d["parameter"] == parameter} == {-1, 1}
+    for genre, drift in planted.items():
+        assert drift["sd_units"] == DRIFT_SD <= 1.5
+        assert drift["descriptor_change"] == pytest.approx(
+            drift["sign"] * DRIFT_SD * DESCRIPTOR_SD[genre]
         )
+        change = drift["slope_per_year"] * (YEARS[1] - YEARS[0])
+        assert change == pytest.approx(drift["parameter_change"])
+        assert np.sign(change) == drift["sign"]
 
 
 def test_drift_scale_zero_plants_no_drift_anywhere(tmp_path):

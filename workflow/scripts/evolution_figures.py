@@ -4,12 +4,11 @@ from fmagenre.io import setup_logging
 
 setup_logging(snakemake.log[0])
 
-from fmagenre.evolution.tables import MEASURES  # noqa: E402
 from fmagenre.figures.evolution import evolution_figures  # noqa: E402
 
 evolution_figures(
     periods_tsv=snakemake.input.periods,
     trends_tsv=snakemake.input.trends,
-    outputs={measure: snakemake.output[measure] for measure in MEASURES},
+    outputs=dict(snakemake.output.items()),  # one figure per measure of the run
     model=snakemake.wildcards.model,
 )

@@ -10,6 +10,7 @@ evolution_tables(
     scores_tsv=snakemake.input.scores,
     embeddings_h5=snakemake.input.embeddings,
     descriptors_tsv=snakemake.input.descriptors,
+    judge_tsv=next(iter(snakemake.input.judge), None),  # none without judge_era
     gap_tsvs=list(snakemake.input.gap),
     params=dict(snakemake.params.evolution),
     periods_out=snakemake.output.periods,

@@ -7,10 +7,11 @@ with release year, broken clips) so that tests can check that the pipeline recov
 
 Artists are random effects: each artist shifts its tracks' timbre (brightness, harmonic rolloff and
 count, noise), tempo, drum kit and dynamics and picks its key and scale, so tracks of one artist
-resemble each other and a random split scores higher than an artist-grouped one, as in FMA. Planted drifts are of a realistic size: :data:`DRIFT_SD` within-genre
-standard deviations (track scatter and artist effect together) across the whole year range, stated
-in ``ground_truth.json`` in SD units, scaled by ``drift_scale`` (0 = a null dataset); every third
-genre is a no-drift control.
+resemble each other and a random split scores higher than an artist-grouped one, as in FMA. Planted
+drifts are of a realistic size: :data:`DRIFT_SD` within-genre standard deviations *of the observable
+descriptor* (spectral centroid, tempo; track scatter, artist effects and estimation noise together)
+across the whole year range, stated in ``ground_truth.json`` in SD units, scaled by ``drift_scale``
+(0 = a null dataset); four genres drift, the other four are no-drift controls.
 
 Each genre is a distribution over musical parameters (tempo, drum pattern, bass, harmonic timbre,
 scale, noise, dynamics). Genres overlap on purpose: per-track parameters scatter widely around the
@@ -394,11 +395,31 @@ ARTIST_SD = {
 }
 ARTIST_OWN_KEY = 0.8  # share of an artist's tracks in the artist's own key root
 COLOUR_GAIN = 1.0  # amplitude of the artist's resonance relative to the mix (+6 dB at its peak)
-DRIFT_SD = 1.5  # planted change across YEARS, in within-genre SDs (drift_scale multiplies it)
-# Per-genre drift with release year: `bright` moves the spectral tilt (and so the spectral centroid),
-# `tempo` the beat (multiplicatively). None = a no-drift control genre. Signs alternate so that a
-# trend test cannot pass by a global bias.
-_DRIFT_CYCLE = [("bright", 1), ("tempo", 1), (None, 0), ("bright", -1), ("tempo", -1), (None, 0)]
+DRIFT_SD = 1.5  # planted change across YEARS, in within-genre SDs of the DESCRIPTOR (drift_scale x)
+# Planted drifts: genre -> (parameter, sign). `bright` moves the spectral tilt (so the spectral
+# centroid), `tempo` the beat (multiplicatively); every other genre is a no-drift control. Signs
+# differ so that a trend test cannot pass by a global bias. Experimental and Instrumental are controls
+# because their descriptors barely follow the parameters (default data, within genre: centroid vs
+# brightness r = 0.08 / 0.21, measured vs synthesised tempo r = -0.03 / 0.36, 28 % / 6 % octave
+# errors), so a drift of 1.5 descriptor SDs there would need a brightness change beyond 0..1.
+_PLANTED = {
+    "Electronic": ("bright", 1),
+    "Hip-Hop": ("bright", -1),
+    "Pop": ("tempo", -1),
+    "Rock": ("tempo", 1),
+}
+# Calibration, measured on the default data (64 tracks per genre, seed 0, the evolution stage's
+# descriptors.tsv against ground_truth.json): each genre's within-genre SD of its descriptor around
+# the year trend (track scatter, every artist effect and the estimation noise together) and the
+# descriptor's response to its parameter, pooled within genres (centroid: Hz per brightness unit;
+# tempo: measured log bpm per synthesised log bpm, below 1 through octave errors and quantisation).
+# The parameter then moves DRIFT_SD descriptor SDs across YEARS; the synthesis parameter's own SD is
+# far smaller a share of the descriptor's spread (centroid-brightness r 0.26-0.44), which is why a
+# drift of 1.5 *parameter* SDs moved the descriptors only 0.1-0.9 of their SD and went undetected.
+DESCRIPTOR = {"bright": "spectral_centroid_hz", "tempo": "tempo_bpm"}
+DESCRIPTOR_RESPONSE = {"bright": 223.8, "tempo": 0.574}
+DESCRIPTOR_SD = {"Electronic": 52.4, "Hip-Hop": 49.4, "Pop": 13.7, "Rock": 19.7}  # Hz, bpm
+DESCRIPTOR_MEAN_BPM = {"Pop": 116.2, "Rock": 127.2}  # converts a bpm SD to log units
 _DRIFT_OBSERVABLE = {
     "bright": "spectral centroid (higher = brighter)",
     "tempo": "beats per minute",
@@ -557,25 +578,35 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
 
 
 def _drifts(genres: list[str], drift_scale: float = 1.0) -> dict[str, dict]:
-    """Per genre: the drifting parameter (None for controls), its change across YEARS in within-genre
-    SDs (``sd_units``) and per year in the parameter's units (log units for tempo)."""
+    """Per genre: the drifting parameter (None for controls), its descriptor, the change across YEARS
+    in within-genre SDs of that descriptor (``sd_units``) and per year in the parameter's units (log
+    units for tempo), calibrated by :data:`DESCRIPTOR_SD` and :data:`DESCRIPTOR_RESPONSE`."""
     if drift_scale < 0:
         raise ValueError(
             f"dataset.synthetic.drift_scale = {drift_scale}; fix: a number >= 0 (0 = no drift)"
         )
     drifts = {}
-    for index, genre in enumerate(genres):
-        parameter, sign = _DRIFT_CYCLE[index % len(_DRIFT_CYCLE)]
+    for genre in genres:
+        parameter, sign = _PLANTED.get(genre, (None, 0))
         sd_units = DRIFT_SD * drift_scale if parameter else 0.0
         sign = sign if sd_units else 0
-        sd = within_genre_sd(parameter) if parameter else 0.0
+        sd = DESCRIPTOR_SD[genre] if parameter else 0.0
+        change = 0.0  # of the parameter across YEARS
+        if parameter == "bright":
+            change = sd_units * sd / DESCRIPTOR_RESPONSE["bright"]
+        elif parameter == "tempo":
+            change = sd_units * sd / DESCRIPTOR_MEAN_BPM[genre] / DESCRIPTOR_RESPONSE["tempo"]
         drifts[genre] = {
             "parameter": parameter,
             "sign": sign,
+            "descriptor": DESCRIPTOR.get(parameter),
             "sd_units": sd_units,
-            "within_genre_sd": sd,
+            "descriptor_sd": sd,
+            "descriptor_change": sign * sd_units * sd,
             "units": {"bright": "brightness (0..1)", "tempo": "log(bpm)", None: ""}[parameter],
-            "slope_per_year": sign * sd_units * sd / (YEARS[1] - YEARS[0]),
+            "parameter_change": sign * change,
+            "parameter_sd_units": change / within_genre_sd(parameter) if parameter else 0.0,
+            "slope_per_year": sign * change / (YEARS[1] - YEARS[0]),
             "reference_year": (YEARS[0] + YEARS[1]) / 2,
             "observable": _DRIFT_OBSERVABLE[parameter],
         }
@@ -1006,7 +1037,12 @@ def generate(
             "genres": meta["genres"],
             "genre_counts": counts,
             "genre_parameters": {g: _CENTRES[g] for g in meta["genres"]},
-            "drift_sd_units": "change across the whole year range in within-genre SDs of the parameter",
+            "drift_sd_units": (
+                "sd_units: change across the whole year range in within-genre SDs of the observable "
+                "descriptor (descriptor_sd, measured on the default data: track scatter, artist "
+                "effects and estimation noise); parameter_change and parameter_sd_units: the same "
+                "drift in the synthesis parameter's units and SDs"
+            ),
             "artist_sd": ARTIST_SD,
             "track_sd": TRACK_SD,
             "drifts": drifts,

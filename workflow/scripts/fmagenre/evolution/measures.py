@@ -20,54 +20,21 @@ import json
 import logging
 import sys
 
-import h5py
 import librosa
 import numpy as np
 import pandas as pd
-import torch
 from tqdm import tqdm
 
 from fmagenre.data.pack import read_pack
-from fmagenre.io import atomic_path, genre_slug, read_tsv, write_tsv
+from fmagenre.evolution.embeddings import write_embeddings
+from fmagenre.io import genre_slug, read_tsv, write_tsv
 from fmagenre.models.margin import genre_margins, genre_probabilities
+from fmagenre.optimise.scores import model_logits
 from fmagenre.optimise.spectra import mel_db, track_summaries
 
 log = logging.getLogger(__name__)
 
 DESCRIPTORS = ["spectral_centroid_hz", "tempo_bpm", "onset_rate_hz", "loudness_db"]
-BATCH = 256
-
-
-def model_outputs(
-    model: torch.nn.Module, info: dict, x: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(logits [N, G], embeddings [N, D]) of ``x`` [N, C, T] in feature units, per track.
-
-    Logits are the mean over a track's segments as ``fmagenre.models.track_logits`` gives them; the
-    embedding is the input of the last linear layer, averaged over the same segments.
-    """
-    from fmagenre.models.checkpoint import normalise, segments
-
-    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
-    captured = []
-    hook = last.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0].detach()))
-    logits, embeddings = [], []
-    try:
-        with torch.no_grad():
-            starts = range(0, len(x), BATCH)
-            for start in tqdm(starts, desc="score", unit="batch", file=sys.stderr, mininterval=10):
-                windows = segments(
-                    normalise(torch.as_tensor(x[start : start + BATCH]), info),
-                    int(info["input_shape"][1]),
-                )
-                n, count = windows.shape[:2]
-                captured.clear()
-                out = model(windows.reshape(n * count, *windows.shape[2:]))
-                logits.append(out.reshape(n, count, -1).mean(dim=1).double().numpy())
-                embeddings.append(captured[0].reshape(n, count, -1).mean(dim=1).double().numpy())
-    finally:
-        hook.remove()
-    return np.concatenate(logits), np.concatenate(embeddings)
 
 
 def _read_pack(path: str) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -94,7 +61,7 @@ def score_tracks(
         genres = info["genres"]
         x, ids, _ = _read_pack(pack)
         keep = np.isin(ids, followed.index)
-        logits, embedding = model_outputs(model, info, x[keep])
+        logits, embedding = model_logits(model, info, x[keep], embeddings=True)
         margins, probabilities = genre_margins(logits), genre_probabilities(logits)
         meta = followed.loc[ids[keep]]
         own = np.array([genres.index(g) for g in meta["genre"]])
@@ -130,12 +97,9 @@ def score_tracks(
     order = np.argsort(table["track_id"].to_numpy(), kind="stable")
     table = table.iloc[order].reset_index(drop=True)
     write_tsv(scores_out, table)
-    with atomic_path(embeddings_out) as tmp, h5py.File(tmp, "w") as handle:
-        handle.create_dataset("track_id", data=table["track_id"].to_numpy())
-        handle.create_dataset(
-            "embedding", data=np.concatenate(embeddings)[order].astype(np.float32)
-        )
-        handle.attrs["genres"] = json.dumps(genres)
+    write_embeddings(
+        embeddings_out, table["track_id"].to_numpy(), np.concatenate(embeddings)[order], genres
+    )
     return table
 
 

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import logging
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from fmagenre.evolution.cells import cell_table, eligible_tracks, period_bins
+from fmagenre.evolution.embeddings import read_embeddings
 from fmagenre.evolution.measures import DESCRIPTORS
 from fmagenre.evolution.stats import best_corrected, cluster_bootstrap, trend_test, verdicts
 from fmagenre.io import read_tsv, write_tsv
+from fmagenre.judge.era import decade_estimate
 
 log = logging.getLogger(__name__)
 
 MODEL_MEASURES = ["margin", "displacement"]
-MEASURES = MODEL_MEASURES + DESCRIPTORS
+# The musicnn judge's decade estimate (``fmagenre.judge.era``): which era a track *sounds* like to a
+# tagger trained on real music; needs the MSD_musicnn tags (the MTT model has no decade tags).
+JUDGE_MEASURES = ["judge_era"]
+MEASURES = MODEL_MEASURES + DESCRIPTORS + JUDGE_MEASURES
 PERIOD_COLUMNS = [
     "genre",
     "period",
@@ -91,6 +95,7 @@ def periods_table(
     n_boot: int,
     rng: np.random.Generator,
     optimum: dict[str, float],
+    measures: list[str] = MEASURES,
 ) -> pd.DataFrame:
     """One row per cell and measure (see docs/ARCHITECTURE.md)."""
     smallest = cells[cells["eligible"]].groupby("genre")["n_tracks"].min()
@@ -99,7 +104,7 @@ def periods_table(
         members = tracks[
             (tracks["genre"] == cell.genre) & (tracks["period_start"] == cell.period_start)
         ]
-        for measure in MEASURES:
+        for measure in measures:
             values = members[measure].to_numpy()
             finite = np.isfinite(values)
             mean, low, high = cluster_bootstrap(
@@ -136,7 +141,12 @@ def periods_table(
 
 
 def trends_table(
-    tracks: pd.DataFrame, cells: pd.DataFrame, n_perm: int, n_boot: int, rng: np.random.Generator
+    tracks: pd.DataFrame,
+    cells: pd.DataFrame,
+    n_perm: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    measures: list[str] = MEASURES,
 ) -> pd.DataFrame:
     """One row per genre and measure over the genre's eligible cells; BH over the whole table."""
     keep = eligible_tracks(tracks, cells)
@@ -144,7 +154,7 @@ def trends_table(
     rows = []
     for genre in sorted(tracks["genre"].unique()):
         mine = tracks[keep & (tracks["genre"] == genre).to_numpy()]
-        for measure in MEASURES:
+        for measure in measures:
             values = mine[measure].to_numpy()
             finite = np.isfinite(values)
             result = trend_test(
@@ -172,19 +182,30 @@ def trends_table(
     return table[TREND_COLUMNS]
 
 
+def judge_era(judge_tsv: str, track_ids: pd.Series) -> np.ndarray:
+    """The judge's decade estimate per track (NaN for a track the judge did not tag)."""
+    tags = read_tsv(judge_tsv).set_index("track_id")
+    return decade_estimate(tags).reindex(track_ids.to_numpy()).to_numpy(dtype=np.float64)
+
+
 def evolution_tables(
     scores_tsv: str,
     embeddings_h5: str,
     descriptors_tsv: str,
+    judge_tsv: str | None,
     gap_tsvs: list[str],
     params: dict,
     periods_out: str,
     trends_out: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both tables of one model from its track scores, embeddings and the audio descriptors."""
+    """Both tables of one model from its track scores, embeddings, the audio descriptors and (for
+    ``judge_era``) the judge's per-track tags; ``params["measures"]`` lists the measures tested."""
+    measures = list(params.get("measures", MEASURES))
+    unknown = sorted(set(measures) - set(MEASURES))
+    if unknown:
+        raise ValueError(f"unknown evolution measures {unknown}; fix: use some of {MEASURES}")
     scores = read_tsv(scores_tsv)
-    with h5py.File(embeddings_h5, "r") as handle:
-        ids, embedding = handle["track_id"][()], handle["embedding"][()].astype(np.float64)
+    ids, embedding = read_embeddings(embeddings_h5)
     if not np.array_equal(ids, scores["track_id"].to_numpy()):
         raise ValueError(
             f"{embeddings_h5} and {scores_tsv} list different tracks; fix: rerun evolution_scores"
@@ -193,12 +214,19 @@ def evolution_tables(
     tracks = scores[["track_id", "genre", "artist_id", "year", "margin"]].merge(
         descriptors, on="track_id", how="left", validate="one_to_one"
     )
+    if "judge_era" in measures:
+        if judge_tsv is None:
+            raise ValueError(
+                "measure judge_era needs results/judge/tracks.tsv; fix: pass judge_tsv"
+            )
+        tracks["judge_era"] = judge_era(judge_tsv, tracks["track_id"])
     tracks = tracks.join(period_bins(tracks["year"].astype(float), int(params["period_years"])))
     cells = cell_table(tracks, int(params["min_tracks"]), int(params["min_artists"]))
     tracks["displacement"] = displacement(embedding, tracks, cells)
     rng = np.random.default_rng(int(params["seed"]))
-    periods = periods_table(tracks, cells, int(params["bootstrap"]), rng, optimum_margins(gap_tsvs))
-    trends = trends_table(tracks, cells, int(params["permutations"]), int(params["bootstrap"]), rng)
+    n_boot, n_perm = int(params["bootstrap"]), int(params["permutations"])
+    periods = periods_table(tracks, cells, n_boot, rng, optimum_margins(gap_tsvs), measures)
+    trends = trends_table(tracks, cells, n_perm, n_boot, rng, measures)
     write_tsv(periods_out, periods)
     write_tsv(trends_out, trends)
     for row in trends[trends["verdict"] != "no evidence"].itertuples():

@@ -13,9 +13,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from fmagenre.evolution.measures import _read_pack, model_outputs
+from fmagenre.evolution.measures import _read_pack
 from fmagenre.evolution.stats import ALPHA, cluster_counts
 from fmagenre.io import read_tsv, write_tsv
+from fmagenre.optimise.scores import model_logits
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def temporal_generalisation(
 
     model, info = load_model(checkpoint, device="cpu")
     x, ids, _ = _read_pack(test_pack)
-    logits, _ = model_outputs(model, info, x)
+    logits = model_logits(model, info, x)
     split = read_tsv(split_tsv).set_index("track_id").loc[ids]
     frame = pd.DataFrame(
         {

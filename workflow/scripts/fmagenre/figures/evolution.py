@@ -17,6 +17,7 @@ UNITS = {
     "tempo_bpm": "tempo (BPM)",
     "onset_rate_hz": "onset rate (1/s)",
     "loudness_db": "loudness (dB, mel power)",
+    "judge_era": "judge's decade estimate (year)",
 }
 
 

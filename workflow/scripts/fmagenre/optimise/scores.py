@@ -26,18 +26,39 @@ def logit_column(slug: str) -> str:
     return f"logit_{slug}"
 
 
-def model_logits(model, info, x: np.ndarray) -> np.ndarray:
-    """``fmagenre.models.track_logits`` of ``x`` [N, C, T] (feature units) in batches, float64 [N, G]."""
+def model_logits(model, info, x: np.ndarray, embeddings: bool = False):
+    """``fmagenre.models.track_logits`` of ``x`` [N, C, T] (feature units) in batches, float64 [N, G].
+
+    With ``embeddings``: (logits, embeddings [N, D]), the embedding being the input of the model's
+    last linear layer (its penultimate activations), the mean over a segment model's segments.
+    """
     from fmagenre.models import track_logits
 
-    parts = []
+    captured, hook = [], None
+    if embeddings:
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        hook = last.register_forward_pre_hook(lambda _m, inputs: captured.append(inputs[0]))
+    parts, embedded = [], []
     progress = tqdm(total=len(x), desc="score", unit="track", file=sys.stderr, mininterval=10)
-    with torch.no_grad(), progress:
-        for start in range(0, len(x), SCORE_BATCH):
-            logits = track_logits(model, info, torch.as_tensor(x[start : start + SCORE_BATCH]))
-            parts.append(logits.cpu().numpy().astype(np.float64))
-            progress.update(len(logits))
-    return np.concatenate(parts) if parts else np.zeros((0, len(info["genres"])))
+    try:
+        with torch.no_grad(), progress:
+            for start in range(0, len(x), SCORE_BATCH):
+                batch = torch.as_tensor(x[start : start + SCORE_BATCH])
+                captured.clear()
+                logits = track_logits(model, info, batch)
+                parts.append(logits.cpu().numpy().astype(np.float64))
+                if embeddings:  # segments in track-major order, as segment_logits flattens them
+                    flat = torch.cat(captured)
+                    per_track = flat.reshape(len(batch), -1, flat.shape[-1]).mean(dim=1)
+                    embedded.append(per_track.cpu().numpy().astype(np.float64))
+                progress.update(len(logits))
+    finally:
+        if hook is not None:
+            hook.remove()
+    out = np.concatenate(parts) if parts else np.zeros((0, len(info["genres"])))
+    if not embeddings:
+        return out
+    return out, np.concatenate(embedded) if embedded else np.zeros((0, 0))
 
 
 def score_tracks(
