@@ -28,7 +28,7 @@ import torch
 from fmagenre.data.pack import read_pack
 from fmagenre.io import atomic_path, genre_slug, read_tsv, write_tsv
 from fmagenre.models.margin import genre_margins, genre_probabilities
-from fmagenre.optimise.spectra import mel_db, track_summaries
+from fmagenre.optimise.spectra import mel_db, resolve_octaves, track_summaries
 
 log = logging.getLogger(__name__)
 
@@ -134,19 +134,6 @@ def score_tracks(
         )
         handle.attrs["genres"] = json.dumps(genres)
     return table
-
-
-def resolve_octaves(tempo: np.ndarray, genre: np.ndarray) -> np.ndarray:
-    """Each tempo times 1/2, 1 or 2, whichever is closest (log scale) to its genre's median tempo."""
-    tempo = np.asarray(tempo, dtype=np.float64)
-    out = tempo.copy()
-    for name in np.unique(genre):
-        mine = genre == name
-        reference = np.median(np.log2(tempo[mine]))
-        candidates = np.log2(tempo[mine])[:, None] + np.array([-1.0, 0.0, 1.0])
-        best = np.argmin(np.abs(candidates - reference), axis=1)
-        out[mine] = 2.0 ** candidates[np.arange(mine.sum()), best]
-    return out
 
 
 def audio_descriptors(x: np.ndarray, attrs: dict) -> pd.DataFrame:
