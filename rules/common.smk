@@ -214,6 +214,15 @@ def start_roundtrips(wildcards):
     )
 
 
+def start_wav_dirs(wildcards):
+    """Every genre's folder of round-trip clips (one WAV per start and the best track)."""
+    return expand(
+        "results/audio/{model}/starts/{genre}",
+        model=wildcards.model,
+        genre=genre_slugs(),
+    )
+
+
 # The report's front page lists each genre's verdict: read from gap.tsv where a run has made it.
 config["report_verdicts"] = {
     model: read_tsv(f"results/optimise/{model}/gap.tsv")[["genre", "verdict"]].to_dict(

@@ -52,9 +52,11 @@ rule judge_tracks:
         "../workflow/scripts/judge_tracks.py"
 
 
+# Each start's round-trip clip (rule start_roundtrip), not the final WAVs: quality.tsv reads these
+# tags, and the final WAVs come after quality.tsv (quality -> gap -> invert_genre).
 rule judge_audio:
     input:
-        wavs=optimised_genre_wavs,
+        starts=start_wav_dirs,
         weights=str(JUDGE_WEIGHTS / f"{JUDGE['model']}.pt"),
     output:
         tags="results/judge/audio/{model}.tsv",
@@ -71,6 +73,7 @@ rule judge_audio:
     params:
         model=JUDGE["model"],
         weights_dir=lambda wildcards, input: str(Path(input.weights).parent),
+        root=lambda wildcards: f"results/audio/{wildcards.model}",
         code=fingerprint("judge_audio"),
     script:
         "../workflow/scripts/judge_audio.py"

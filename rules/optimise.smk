@@ -22,7 +22,12 @@ MAXIMISE = {
 # The verdict's thresholds (quality.tsv): changing them reruns no optimisation.
 THRESHOLDS = {
     key: config["optimise"][key]
-    for key in ("knn_percentile_max", "clamp_fraction_max", "roundtrip_share_min")
+    for key in (
+        "knn_percentile_max",
+        "clamp_fraction_max",
+        "roundtrip_share_min",
+        "judge_percentile_min",
+    )
 }
 # "{genre}_best.wav" would also match "{genre}.wav" with genre "X_best": slugs never end in "_best".
 NOT_BEST = r"[A-Za-z0-9_-]+(?<!_best)"
@@ -85,6 +90,7 @@ rule start_roundtrip:
         optimum="results/optimise/{model}/{genre}.h5",
     output:
         roundtrip="results/optimise/{model}/roundtrip/{genre}.tsv",
+        wavs=directory("results/audio/{model}/starts/{genre}"),
     log:
         "logs/optimise/{model}/roundtrip/{genre}.log",
     benchmark:
@@ -109,6 +115,8 @@ rule optimum_quality:
         optima=optimised_genres,
         roundtrips=start_roundtrips,
         transfer=lambda wildcards: list(transfer_models(wildcards).values()),
+        judge_audio="results/judge/audio/{model}.tsv",
+        judge_tracks="results/judge/tracks.tsv",
     output:
         quality=report(
             "results/optimise/{model}/quality.tsv",
@@ -131,6 +139,7 @@ rule optimum_quality:
         transfer_names=lambda wildcards: list(transfer_models(wildcards)),
         thresholds=THRESHOLDS,
         budget_mb=config["training"]["memory_budget_mb"],
+        genre_tags=JUDGE["genre_tags"],
         code=fingerprint("optimum_quality"),
     script:
         "../workflow/scripts/optimum_quality.py"

@@ -37,3 +37,27 @@ def snakemake(
             f"{result.stderr[-8000:]}"
         )
     return result
+
+
+DEFAULT_E2E = "FMAGENRE_DEFAULT_E2E"
+DEFAULT_E2E_REASON = (
+    f"the default run takes ~10 min on 2 cores: set {DEFAULT_E2E}=1 "
+    "(or to a finished default run's directory)"
+)
+
+
+def default_run(tmp_path: Path) -> Path:
+    """The default run's directory: ``$FMAGENRE_DEFAULT_E2E`` when it names one, else a fresh run of
+    ``config/config.yaml`` in ``tmp_path``."""
+    setting = os.environ[DEFAULT_E2E]
+    if Path(setting).is_dir():
+        return Path(setting)
+    subprocess.run(
+        [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
+        + ["--cores", "2"],
+        check=True,
+        capture_output=True,
+        timeout=3600,
+        cwd=ROOT,
+    )
+    return tmp_path

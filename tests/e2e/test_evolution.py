@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from runner import ROOT, SNAKEMAKE, snakemake
+from runner import DEFAULT_E2E, DEFAULT_E2E_REASON, ROOT, default_run, snakemake
 
 NULL_CONFIG = ROOT / "tests" / "e2e" / "null.yaml"
 DRIFT_CONFIG = ROOT / "tests" / "e2e" / "drift.yaml"
@@ -134,28 +133,6 @@ def test_planted_drifts_are_recovered_and_the_controls_spared(drift_run):
     check_default_verdicts(drift_run, model="li2010")
 
 
-@pytest.mark.skipif(
-    not os.environ.get("FMAGENRE_DEFAULT_E2E"),
-    reason="the default run takes ~10 min on 2 cores: set FMAGENRE_DEFAULT_E2E=1 "
-    "(or to a finished default run's directory)",
-)
+@pytest.mark.skipif(not os.environ.get(DEFAULT_E2E), reason=DEFAULT_E2E_REASON)
 def test_default_run_recovers_the_planted_drifts_and_spares_the_controls(tmp_path):
-    setting = os.environ["FMAGENRE_DEFAULT_E2E"]
-    run = Path(setting) if Path(setting).is_dir() else tmp_path
-    if run == tmp_path:
-        subprocess.run(
-            [
-                str(SNAKEMAKE),
-                "--snakefile",
-                str(ROOT / "Snakefile"),
-                "--directory",
-                str(run),
-                "--cores",
-                "2",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=3600,
-            cwd=ROOT,
-        )
-    check_default_verdicts(run)
+    check_default_verdicts(default_run(tmp_path))

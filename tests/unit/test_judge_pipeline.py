@@ -109,6 +109,14 @@ def test_wav_table_has_one_row_per_wav(tmp_path):
     ref = np.load(REFERENCE / "rock_like.MSD_musicnn.npz")["taggram"].mean(axis=0)
     np.testing.assert_allclose(table.iloc[0, 1:].to_numpy(float), ref, atol=1e-4)
     assert read_tsv(tmp_path / "audio.tsv").shape == (2, 51)
+    # a folder stands for its WAVs (the round-trip clips of one genre), named relative to the root
+    starts = tmp_path / "starts" / "Rock"
+    starts.mkdir(parents=True)
+    for name in ("noise.wav", "best_track.wav"):
+        sf.write(starts / name, signal, sr)
+    clips = judge_wavs([starts], "MSD_musicnn", require_weights(), tmp_path / "c.tsv", tmp_path)
+    assert list(clips["wav"]) == ["starts/Rock/best_track.wav", "starts/Rock/noise.wav"]
+    np.testing.assert_allclose(clips.iloc[1, 1:].to_numpy(float), ref, atol=1e-4)
 
 
 def test_musicnn_feature_set_packs_like_the_others(folder):

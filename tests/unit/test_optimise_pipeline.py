@@ -144,9 +144,15 @@ def test_stage_end_to_end(tmp_path, kind):
     audio = AudioParams(seconds=None, griffin_lim_iters=8, quality_iters=4)
     for slug, path, rt in zip(slugs, optima, roundtrips):
         optimise_genre(checkpoint, datasets, scores_tsv, slug, path, params)
-        start_roundtrip(checkpoint, path, rt, audio)
+        start_roundtrip(checkpoint, path, rt, audio, wav_dir=tmp_path / "starts" / slug)
     optimum = read_optimum(optima[1])
     assert optimum.trajectories.shape == (5, 60)
+    # every start's round-trip clip (and the best track's) is written for the judge, at the model's
+    # input length
+    clips = sorted((tmp_path / "starts" / slugs[1]).glob("*.wav"))
+    assert [c.stem for c in clips] == sorted([*optimum.start_names, "best_track"])
+    frames_in = int(load_model(checkpoint)[1]["input_shape"][1])
+    assert soundfile.info(clips[0]).frames == (frames_in - 1) * FEATURE.hop_length
     assert optimum.start_names[:2] == ["noise", "mean"] and len(optimum.start_names) == 5
     frames = 64 if kind == "whole" else 16
     assert (

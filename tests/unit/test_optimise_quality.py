@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fmagenre.io import write_tsv
 from fmagenre.optimise.gap import headline
 from fmagenre.optimise.quality import (
+    JudgeTags,
     Thresholds,
     clamp_fraction,
     descriptors,
@@ -106,3 +108,45 @@ def test_roundtrip_share_is_the_gap_left_after_both_round_trips():
     assert (
         roundtrip_share(np.array([10.0]), 4.0, np.array([1.0]), 2.0)[0] < 0
     )  # fell below the best
+
+
+def judge_tags(tmp_path, genre_tags) -> JudgeTags:
+    """Judge tables as the rules write them: three clips of Rock, six real tracks."""
+    clips = pd.DataFrame(
+        {
+            "wav": [f"starts/Rock/{name}.wav" for name in ("noise", "mean", "track_1")],
+            "rock": [0.05, 0.35, 0.9],
+            "pop": [0.5, 0.5, 0.5],
+        }
+    )
+    tracks = pd.DataFrame(
+        {"track_id": [1, 2, 3, 4, 5, 6], "rock": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "pop": 0.5}
+    )
+    write_tsv(tmp_path / "audio.tsv", clips)
+    write_tsv(tmp_path / "tracks.tsv", tracks)
+    return JudgeTags.read(str(tmp_path / "audio.tsv"), str(tmp_path / "tracks.tsv"), genre_tags)
+
+
+def test_judge_percentile_places_each_clip_among_the_genres_real_tracks(tmp_path):
+    judge = judge_tags(tmp_path, {"Rock": ["rock"]})
+    columns = judge.columns("Rock", "Rock", ["noise", "mean", "track_1"], np.arange(1, 7))
+    np.testing.assert_allclose(columns["judge_probability"], [0.05, 0.35, 0.9])
+    np.testing.assert_allclose(columns["judge_percentile"], [0.0, 50.0, 100.0])
+    # only the genre's own real tracks count: against the three quietest, 0.35 beats all of them
+    own = judge.columns("Rock", "Rock", ["mean"], np.array([1, 2, 3]))
+    assert own["judge_percentile"].iloc[0] == 100.0
+    # a genre without a mapped tag gets NA, not a score; a missing clip is an error naming the fix
+    unmapped = judge_tags(tmp_path, {}).columns("Rock", "Rock", ["noise"], np.arange(1, 7))
+    assert unmapped.isna().all().all()
+    with pytest.raises(KeyError, match="judge_audio"):
+        judge.columns("Rock", "Rock", ["track_9"], np.arange(1, 7))
+
+
+def test_judge_takes_part_in_the_verdict_only_when_its_threshold_is_set():
+    rows = quality_rows(judge_percentile=[10.0, np.nan, 80.0])
+    assert (verdicts(rows.copy(), ["a", "b"], Thresholds())["verdict"] == "representative").all()
+    judged = verdicts(rows.copy(), ["a", "b"], Thresholds(judge_percentile_min=50.0))
+    assert list(judged["verdict"]) == ["adversarial", "representative", "representative"]
+    assert judged["failed_checks"].iloc[0] == "judge"
+    with pytest.raises(ValueError, match="judge_percentile_min"):
+        verdicts(quality_rows(), ["a", "b"], Thresholds(judge_percentile_min=50.0))

@@ -1,4 +1,5 @@
-"""Rule judge_audio: results/judge/audio/{model}.tsv, musicnn's tags of each optimum/best WAV."""
+"""Rule judge_audio: results/judge/audio/{model}.tsv, musicnn's tags of every start's round-trip
+clip (results/audio/{model}/starts/{genre}/), read by the quality checks."""
 
 import torch
 
@@ -10,8 +11,9 @@ from fmagenre.judge.tracks import judge_wavs  # noqa: E402
 
 torch.set_num_threads(snakemake.threads)
 judge_wavs(
-    wavs=list(snakemake.input.wavs),
+    wavs=list(snakemake.input.starts),
     model=snakemake.params.model,
     weights_dir=snakemake.params.weights_dir,
     out_tsv=snakemake.output.tags,
+    root=snakemake.params.root,
 )

@@ -7,7 +7,7 @@ setup_logging(snakemake.log[0])
 import torch  # noqa: E402
 
 from fmagenre.data.pack import SPLITS  # noqa: E402
-from fmagenre.optimise.quality import Thresholds, quality_table  # noqa: E402
+from fmagenre.optimise.quality import JudgeTags, Thresholds, quality_table  # noqa: E402
 
 torch.set_num_threads(snakemake.threads)
 quality_table(
@@ -19,4 +19,7 @@ quality_table(
     output=snakemake.output.quality,
     thresholds=Thresholds.from_config(snakemake.params.thresholds),
     budget_mb=snakemake.params.budget_mb,
+    judge=JudgeTags.read(
+        snakemake.input.judge_audio, snakemake.input.judge_tracks, snakemake.params.genre_tags
+    ),
 )

@@ -1,4 +1,5 @@
-"""Rule start_roundtrip: every start of one genre inverted, re-extracted and re-scored (quality.tsv input)."""
+"""Rule start_roundtrip: every start of one genre inverted, re-extracted and re-scored (quality.tsv
+input); the clips go to results/audio/{model}/starts/{genre}/ for the judge."""
 
 from fmagenre.io import setup_logging
 
@@ -11,4 +12,5 @@ start_roundtrip(
     optimum_h5=snakemake.input.optimum,
     output=snakemake.output.roundtrip,
     params=AudioParams.from_config(snakemake.params.audio),
+    wav_dir=snakemake.output.wavs,
 )

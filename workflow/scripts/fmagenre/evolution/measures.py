@@ -30,7 +30,7 @@ from fmagenre.evolution.embeddings import write_embeddings
 from fmagenre.io import genre_slug, read_tsv, write_tsv
 from fmagenre.models.margin import genre_margins, genre_probabilities
 from fmagenre.optimise.scores import model_logits
-from fmagenre.optimise.spectra import mel_db, track_summaries
+from fmagenre.optimise.spectra import mel_db, resolve_octaves, track_summaries
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +101,6 @@ def score_tracks(
         embeddings_out, table["track_id"].to_numpy(), np.concatenate(embeddings)[order], genres
     )
     return table
-
-
-def resolve_octaves(tempo: np.ndarray, genre: np.ndarray) -> np.ndarray:
-    """Each tempo times 1/2, 1 or 2, whichever is closest (log scale) to its genre's median tempo."""
-    tempo = np.asarray(tempo, dtype=np.float64)
-    out = tempo.copy()
-    for name in np.unique(genre):
-        mine = genre == name
-        reference = np.median(np.log2(tempo[mine]))
-        candidates = np.log2(tempo[mine])[:, None] + np.array([-1.0, 0.0, 1.0])
-        best = np.argmin(np.abs(candidates - reference), axis=1)
-        out[mine] = 2.0 ** candidates[np.arange(mine.sum()), best]
-    return out
 
 
 def audio_descriptors(x: np.ndarray, attrs: dict) -> pd.DataFrame:

@@ -196,12 +196,23 @@ def judge_tracks(
 
 
 def judge_wavs(
-    wavs: list[str | os.PathLike], model: str, weights_dir, out_tsv: str | os.PathLike
+    wavs: list[str | os.PathLike],
+    model: str,
+    weights_dir,
+    out_tsv: str | os.PathLike,
+    root: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
-    """``results/judge/audio/{model}.tsv``: one row per WAV (file name), mean tag probabilities."""
+    """``results/judge/audio/{model}.tsv``: one row per WAV, mean tag probabilities; ``wav`` is its
+    path relative to ``root`` (else its file name). A folder in ``wavs`` stands for its WAVs (sorted)."""
+    files = [
+        file
+        for entry in map(Path, wavs)
+        for file in (sorted(entry.glob("*.wav")) if entry.is_dir() else [entry])
+    ]
     tags = musicnn.load(model, weights_dir)[1]
-    rows = [musicnn.tag(wav, model, weights_dir).mean(axis=0).to_numpy() for wav in wavs]
+    rows = [musicnn.tag(wav, model, weights_dir).mean(axis=0).to_numpy() for wav in files]
     table = pd.DataFrame(np.array(rows).reshape(-1, len(tags)), columns=tags)
-    table.insert(0, "wav", [Path(wav).name for wav in wavs])
+    names = [wav.name if root is None else wav.relative_to(root).as_posix() for wav in files]
+    table.insert(0, "wav", names)
     write_tsv(out_tsv, table)
     return table

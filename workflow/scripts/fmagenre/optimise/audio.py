@@ -19,6 +19,7 @@ import functools
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -333,12 +334,20 @@ def audio_roundtrip(
     write_tsv(output, pd.concat(tables, ignore_index=True)[ROUNDTRIP_COLUMNS])
 
 
-def start_roundtrip(checkpoint: str, optimum_h5: str, output: str, params: AudioParams) -> None:
+def start_wav(wav_dir, start: str) -> Path:
+    """Where :func:`start_roundtrip` writes the clip of ``start`` (a start name or ``best_track``)."""
+    return Path(wav_dir) / f"{start}.wav"
+
+
+def start_roundtrip(
+    checkpoint: str, optimum_h5: str, output: str, params: AudioParams, wav_dir=None
+) -> None:
     """``results/optimise/{model}/roundtrip/{genre}.tsv``: every start (and the best real track) inverted
     in memory with ``params.quality_iters`` Griffin-Lim iterations, re-extracted and re-scored.
 
     Columns: start, roundtrip_margin, spectral_convergence_db. One clip per start of the model's input
     length (a segment model's segment, a whole-clip model's clip): what the model scores of a loop.
+    ``wav_dir``: each clip is also written there (:func:`start_wav`) for the judge (rule judge_audio).
     """
     from fmagenre.models import load_model
     from fmagenre.optimise.scores import model_logits
@@ -350,9 +359,13 @@ def start_roundtrip(checkpoint: str, optimum_h5: str, output: str, params: Audio
     length = (frames - 1) * feature.hop_length
     names = [*optimum.start_names, "best_track"]
     inputs = [*optimum.start_inputs, fit_frames(optimum.best_track_x, frames)]
+    if wav_dir is not None:
+        Path(wav_dir).mkdir(parents=True, exist_ok=True)
     x, convergence = [], []
-    for x_start in inputs:
+    for name, x_start in zip(names, inputs):
         y, sc = invert(x_start, optimum.bands, feature, params, length, n_iter=params.quality_iters)
+        if wav_dir is not None:
+            write_wav(start_wav(wav_dir, name), y, feature.sr)
         x.append(reextract(y, optimum.bands, feature, optimum.frames))
         convergence.append(sc)
     margins = genre_margins(model_logits(model, info, np.stack(x)))[:, optimum.genre_index]

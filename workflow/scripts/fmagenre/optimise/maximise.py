@@ -279,6 +279,44 @@ def log_starts(
         )
 
 
+def load_job(checkpoint: str, datasets: dict[str, str], genre: str, budget_mb: float | None):
+    """The frozen model, its info, the target index of ``genre`` (slug) and the packs (in memory
+    when they fit ``budget_mb``, else streamed)."""
+    from fmagenre.models import load_model
+
+    model, info = load_model(checkpoint, device="cpu")
+    slugs = [genre_slug(title) for title in info["genres"]]
+    if genre not in slugs:
+        raise ValueError(
+            f"{checkpoint}: genre slug {genre!r} is not one of the model's genres {slugs}"
+        )
+    return model, info, slugs.index(genre), read_packs(datasets, budget_mb)
+
+
+def model_transforms(model, info: dict, frames: int, params: OptimiseParams) -> Transforms:
+    """The random transforms of every step: time shifts up to the receptive field (at most half the
+    input), band shifts and gains from ``params``."""
+    return Transforms(
+        info["bands"],
+        int(info["n_mels"]),
+        info["mean"],
+        info["std"],
+        min(receptive_field(model), frames // 2),
+        params.band_shift,
+        params.gain_db,
+    )
+
+
+def score_starts(model, info: dict, result: MaximiseResult, pack_frames: int, target: int):
+    """Each final input in feature units, scored as a track (looped to the packed length, as the
+    audio is) like track_scores.tsv: (inputs, logits, target margins)."""
+    from fmagenre.models import denormalise
+
+    x_starts = denormalise(torch.as_tensor(result.inputs), info).numpy()
+    logits = model_logits(model, info, np.stack([fit_frames(x, pack_frames) for x in x_starts]))
+    return x_starts, logits, genre_margins(logits)[:, target]
+
+
 def optimise_genre(
     checkpoint: str,
     datasets: dict[str, str],
@@ -292,48 +330,27 @@ def optimise_genre(
 
     ``budget_mb``: ``training.memory_budget_mb`` (null: derived from the machine, see
     ``fmagenre.data.pack.memory_budget_mb``)."""
-    from fmagenre.models import denormalise, load_model, normalise
+    from fmagenre.models import normalise
 
     torch.manual_seed(params.seed)
-    model, info = load_model(checkpoint, device="cpu")
+    model, info, target, packs = load_job(checkpoint, datasets, genre, budget_mb)
     genres = list(info["genres"])
-    slugs = [genre_slug(title) for title in genres]
-    if genre not in slugs:
-        raise ValueError(
-            f"{checkpoint}: genre slug {genre!r} is not one of the model's genres {slugs}"
-        )
-    target = slugs.index(genre)
-    # in memory when they fit the budget, else streamed: the box bounds take one pass over the
-    # training split, the PCA space a bounded sample of it
-    packs = read_packs(datasets, budget_mb)
 
     def z_of(x: np.ndarray) -> np.ndarray:
         return normalise(torch.as_tensor(x), info).numpy()
 
+    # the box bounds take one pass over the training split, the PCA space a bounded sample of it
     lo, hi = band_extremes(packs["training"]["x"], z_of)
     real = choose_real_tracks(scores_tsv, packs, datasets, genres, target, params)
-
     shape = tuple(int(v) for v in info["input_shape"])
     z0, noise = start_batch(
         normalise(torch.as_tensor(real.start_x), info).numpy(), shape, params.seed
     )
     space = build_space(params, packs["training"]["x"], z_of, shape[1], lo, hi)
-    transforms = Transforms(
-        info["bands"],
-        int(info["n_mels"]),
-        info["mean"],
-        info["std"],
-        min(receptive_field(model), shape[1] // 2),
-        params.band_shift,
-        params.gain_db,
-    )
+    transforms = model_transforms(model, info, shape[1], params)
     result = maximise(model, target, space, space.encode(z0, noise), transforms, params)
-
-    # score each final input as a track (looped to the packed length, as the audio is) like track_scores.tsv
-    x_starts = denormalise(torch.as_tensor(result.inputs), info).numpy()
     pack_frames = int(packs["training"]["attrs"]["frames"])
-    logits = model_logits(model, info, np.stack([fit_frames(x, pack_frames) for x in x_starts]))
-    margins = genre_margins(logits)[:, target]
+    x_starts, logits, margins = score_starts(model, info, result, pack_frames, target)
     names = [*FIXED_STARTS, *(f"track_{t}" for t in real.start_ids)]
     log_starts(genre, names, margins, real, result)
     write_optimum(

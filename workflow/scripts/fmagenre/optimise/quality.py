@@ -19,10 +19,17 @@
   re-extraction, scoring the same way), in margin units; inversion loses some margin for real tracks
   too, so the best track's own round trip is the reference after it. NaN when the optimum does not
   outscore the best real track (there is no gap to keep); ``spectral_convergence_db``;
+- ``judge_probability`` / ``judge_percentile``: the musicnn judge's probability for the genre's
+  mapped tags (``judge.genre_tags``: the highest of them) on the start's round-trip clip
+  (``results/judge/audio/{model}.tsv``), and its percentile among the same probability on the genre's
+  real training clips (``results/judge/tracks.tsv``); NA for a genre without a mapped tag, never a
+  made-up score. The judge never saw our data, so it is the one independent check; on the synthetic
+  data its tags mean nothing, so it takes part in the verdict only when ``judge_percentile_min`` is set;
 - ``verdict``: ``representative`` when every check passes, else ``adversarial``; ``failed_checks``
   names the failing ones. The checks (thresholds from the config):
   clamp_fraction <= clamp_fraction_max, knn_percentile <= knn_percentile_max, transfer rank 1 for
-  more than half of the transfer models (passes when there are none), roundtrip_share >= roundtrip_share_min.
+  more than half of the transfer models (passes when there are none), roundtrip_share >= roundtrip_share_min,
+  and, when judge_percentile_min is set, judge_percentile >= judge_percentile_min (NA passes).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from scipy.spatial import cKDTree
 
 from fmagenre.data.pack import fit_frames, gather, read_packs
 from fmagenre.io import read_tsv, write_tsv
+from fmagenre.judge.genre_tags import genre_tag_scores
 from fmagenre.models.margin import genre_margins
 from fmagenre.optimise.optimum import Optimum, read_optimum
 from fmagenre.optimise.scores import model_logits
@@ -56,6 +64,7 @@ class Thresholds:
     knn_percentile_max: float = 95.0
     clamp_fraction_max: float = 0.01
     roundtrip_share_min: float = 0.5
+    judge_percentile_min: float | None = None
 
     @classmethod
     def from_config(cls, section: dict) -> Thresholds:
@@ -164,6 +173,14 @@ def verdicts(
         "knn_percentile": table["knn_percentile"] <= thresholds.knn_percentile_max,
         "roundtrip_share": table["roundtrip_share"] >= thresholds.roundtrip_share_min,
     }
+    if thresholds.judge_percentile_min is not None:
+        if "judge_percentile" not in table:
+            raise ValueError(
+                "optimise.judge_percentile_min is set but no judge tags were given; "
+                "fix: pass the judge's tables (rule optimum_quality does) or set it to null"
+            )
+        percentile = table["judge_percentile"]
+        checks["judge"] = percentile.isna() | (percentile >= thresholds.judge_percentile_min)
     if transfer_names:
         top = np.stack([table[f"transfer_rank_{name}"] == 1 for name in transfer_names], axis=1)
         checks["transfer"] = pd.Series(top.sum(axis=1) > len(transfer_names) / 2, index=table.index)
@@ -173,6 +190,46 @@ def verdicts(
         ",".join(name for name in passed if not row[name]) or "none" for _, row in passed.iterrows()
     ]
     return table
+
+
+@dataclass(frozen=True)
+class JudgeTags:
+    """The judge's tags of every start's clip and of the real tracks, and the genre -> tags map."""
+
+    clips: pd.DataFrame  # results/judge/audio/{model}.tsv indexed by ``wav``
+    tracks: pd.DataFrame  # results/judge/tracks.tsv indexed by ``track_id``
+    genre_tags: dict[str, list[str]]
+
+    @classmethod
+    def read(cls, audio_tsv: str, tracks_tsv: str, genre_tags: dict) -> JudgeTags:
+        return cls(
+            read_tsv(audio_tsv).set_index("wav"),
+            read_tsv(tracks_tsv).set_index("track_id"),
+            dict(genre_tags),
+        )
+
+    def columns(
+        self, genre: str, slug: str, starts: list[str], real_ids: np.ndarray
+    ) -> pd.DataFrame:
+        """``judge_probability`` and ``judge_percentile`` per start of ``genre`` (NA without a
+        mapped tag); ``real_ids``: the genre's real training tracks."""
+        wavs = [f"starts/{slug}/{name}.wav" for name in starts]
+        missing = [w for w in wavs if w not in self.clips.index] + [
+            int(t) for t in real_ids if int(t) not in self.tracks.index
+        ]
+        if missing:
+            raise KeyError(
+                f"judge tags missing for {missing[:5]}; fix: rerun rules judge_audio/judge_tracks"
+            )
+        clip = genre_tag_scores(self.clips.loc[wavs], self.genre_tags, [genre])[genre]
+        real = genre_tag_scores(self.tracks.loc[real_ids], self.genre_tags, [genre])[genre]
+        percentile = [
+            np.nan if np.isnan(p) else scipy.stats.percentileofscore(real, p, kind="mean")
+            for p in clip.to_numpy(dtype=np.float64)
+        ]
+        return pd.DataFrame(
+            {"judge_probability": clip.to_numpy(dtype=np.float64), "judge_percentile": percentile}
+        )
 
 
 def genre_quality(
@@ -225,9 +282,10 @@ def quality_table(
     output: str,
     thresholds: Thresholds,
     budget_mb: float | None = None,
+    judge: JudgeTags | None = None,
 ) -> None:
     """``quality.tsv`` of one model (see the module docstring); ``budget_mb`` as in
-    :func:`fmagenre.data.pack.read_packs`."""
+    :func:`fmagenre.data.pack.read_packs`; without ``judge`` no judge columns."""
     from fmagenre.models import load_model, normalise
 
     model, info = load_model(checkpoint, device="cpu")
@@ -254,6 +312,10 @@ def quality_table(
             read_tsv(roundtrip_tsv),
             {name: logits[index] for name, logits in scored.items()},
         )
+        if judge is not None:
+            ids = np.asarray(training["track_id"])[labels == optimum.genre_index]
+            judged = judge.columns(optimum.genre, optimum.slug, optimum.start_names, ids)
+            table = pd.concat([table, judged], axis=1)
         tables.append(table)
     table = verdicts(pd.concat(tables, ignore_index=True), list(transfer), thresholds)
     for genre, rows in table.groupby("genre", sort=False):

@@ -75,3 +75,26 @@ def track_summaries(
         ac /= np.maximum(ac[:, :1], 1e-20)
         tempo[part] = librosa.feature.tempo(tg=ac[..., None], sr=sr, hop_length=hop_length)[:, 0]
     return {"spectral_centroid_hz": centroid, "tempo_bpm": tempo}
+
+
+def nearest_octave(tempo: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Each tempo times 1/2, 1 or 2, whichever is closest on a log scale to ``reference`` (broadcast):
+    the tempo estimator's octave errors folded out."""
+    candidates = np.log2(np.asarray(tempo, dtype=np.float64))[..., None] + np.array(
+        [-1.0, 0.0, 1.0]
+    )
+    target = np.log2(np.asarray(reference, dtype=np.float64))[..., None]
+    best = np.take_along_axis(
+        candidates, np.abs(candidates - target).argmin(axis=-1)[..., None], -1
+    )
+    return 2.0 ** best[..., 0]
+
+
+def resolve_octaves(tempo: np.ndarray, genre: np.ndarray) -> np.ndarray:
+    """Each tempo times 1/2, 1 or 2, whichever is closest (log scale) to its genre's median tempo."""
+    tempo = np.asarray(tempo, dtype=np.float64)
+    out = tempo.copy()
+    for name in np.unique(genre):
+        mine = genre == name
+        out[mine] = nearest_octave(tempo[mine], 2.0 ** np.median(np.log2(tempo[mine])))
+    return out
