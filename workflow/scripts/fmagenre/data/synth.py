@@ -936,102 +936,34 @@ def generate(
     (70/15/15), not FMA's 10 %, so that the small default test split still measures accuracy to
     +-0.10; ``drift_scale`` multiplies every planted drift (0 = none).
     """
+    arguments = {
+        "preset": preset,
+        "tracks_per_genre": tracks_per_genre,
+        "clip_seconds": clip_seconds,
+        "seed": seed,
+        "faults": faults,
+        "audio": audio,
+        "n_tracks": n_tracks,
+        "drift_scale": drift_scale,
+        "held_out_share": held_out_share,
+    }
     metadata_dir, audio_dir = Path(metadata_dir), Path(audio_dir)
     counts = genre_counts(preset, tracks_per_genre, n_tracks)
     meta = _metadata(preset, counts, seed, held_out_share)
     drifts = _drifts(meta["genres"], drift_scale)
     effects = _artist_effects(int(meta["artist_of"].max()) + 1, seed)
-    ids = meta["ids"]
-    fault_rows = []
-    if faults and audio:  # faults live in the audio: metadata-only runs plant none
-        chosen = np.random.default_rng(seed + 7).choice(len(ids), size=len(FAULTS), replace=False)
-        fault_rows = [
-            {
-                "track_id": int(ids[i]),
-                "kind": kind,
-                "expected_status": status,
-                **({"seconds": round(share * clip_seconds, 3)} if share else {}),
-            }
-            for i, (kind, status, share) in zip(sorted(chosen), FAULTS)
-        ]
-    fault_of = {row["track_id"]: row for row in fault_rows}
-    tracks = _tracks_frame(meta, preset, n_tracks)
-    genre_table = meta["genre_table"]
-    all_ids = [g for row in meta["genres_all_col"] for g in row]
-    genre_table["#tracks"] = (
-        genre_table["genre_id"].map(pd.Series(all_ids).value_counts()).fillna(0).astype(int)
+    # faults live in the audio: metadata-only runs plant none
+    fault_rows = _plant_faults(meta["ids"], seed, clip_seconds) if faults and audio else []
+    jobs, track_truth = _audio_jobs(
+        meta, drifts, effects, audio_dir, clip_seconds, seed, fault_rows, audio
     )
-
-    track_truth, jobs = [], []
-    param_rng = np.random.default_rng(seed + 11)
-    for i, track_id in enumerate(ids if audio else []):
-        genre = meta["genre_of"][i]
-        artist = int(meta["artist_of"][i])
-        params = track_parameters(
-            genre,
-            int(meta["year"][i]),
-            meta["blend_with"][i],
-            drifts[genre],
-            param_rng,
-            effects[artist],
-        )
-        path = audio_dir / f"{track_id:06d}"[:3] / f"{track_id:06d}.mp3"
-        jobs.append(
-            (
-                str(path),
-                params,
-                clip_seconds,
-                seed * 1_000_003 + int(track_id),
-                fault_of.get(int(track_id)),
-            )
-        )
-        track_truth.append(
-            {
-                "track_id": int(track_id),
-                "genre": genre,
-                "year": int(meta["year"][i]),
-                "artist_id": artist,
-                "blend_with": meta["blend_with"][i],
-                **params,
-            }
-        )
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    if jobs:
-        workers = workers or os.cpu_count() or 1
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                list(pool.map(_write_track, jobs, chunksize=4))
-        else:
-            for job in jobs:
-                _write_track(job)
-
-    metadata_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "tracks": metadata_dir / "tracks.csv",
-        "genres": metadata_dir / "genres.csv",
-        "ground_truth": metadata_dir / "ground_truth.json",
-        "metadata_dir": metadata_dir,
-        "audio_dir": audio_dir,
-    }
-    with atomic_path(paths["tracks"]) as tmp:
-        tracks.to_csv(tmp)
-    with atomic_path(paths["genres"]) as tmp:
-        genre_table.to_csv(tmp, index=False)
+    _render(jobs, audio_dir, workers)
+    paths = _write_metadata(metadata_dir, audio_dir, _tracks_frame(meta, preset, n_tracks), meta)
     write_json(
         paths["ground_truth"],
         {
             "generator": "fmagenre.data.synth",
-            "arguments": {
-                "preset": preset,
-                "tracks_per_genre": tracks_per_genre,
-                "clip_seconds": clip_seconds,
-                "seed": seed,
-                "faults": faults,
-                "audio": audio,
-                "n_tracks": n_tracks,
-                "drift_scale": drift_scale,
-                "held_out_share": held_out_share,
-            },
+            "arguments": arguments,
             "sample_rate": SAMPLE_RATE,
             "years": list(YEARS),
             "genres": meta["genres"],
@@ -1052,12 +984,95 @@ def generate(
     )
     log.info(
         "synthetic FMA: %d tracks, %d genres, %d planted faults -> %s, %s",
-        len(ids),
+        len(meta["ids"]),
         len(counts),
         len(fault_rows),
         metadata_dir,
         audio_dir,
     )
+    return paths
+
+
+def _plant_faults(ids: np.ndarray, seed: int, clip_seconds: float) -> list[dict]:
+    """One track per kind of FAULTS, chosen at random; what validation must report for each."""
+    chosen = np.random.default_rng(seed + 7).choice(len(ids), size=len(FAULTS), replace=False)
+    return [
+        {
+            "track_id": int(ids[i]),
+            "kind": kind,
+            "expected_status": status,
+            **({"seconds": round(share * clip_seconds, 3)} if share else {}),
+        }
+        for i, (kind, status, share) in zip(sorted(chosen), FAULTS)
+    ]
+
+
+def _audio_jobs(meta, drifts, effects, audio_dir, clip_seconds, seed, fault_rows, audio):
+    """(render jobs, ground-truth rows): every track's synthesis parameters (genre centre, artist
+    effect, planted drift at its year, track scatter) and its MP3 path; none when not ``audio``."""
+    fault_of = {row["track_id"]: row for row in fault_rows}
+    track_truth, jobs = [], []
+    param_rng = np.random.default_rng(seed + 11)
+    for i, track_id in enumerate(meta["ids"] if audio else []):
+        genre = meta["genre_of"][i]
+        artist = int(meta["artist_of"][i])
+        params = track_parameters(
+            genre,
+            int(meta["year"][i]),
+            meta["blend_with"][i],
+            drifts[genre],
+            param_rng,
+            effects[artist],
+        )
+        path = Path(audio_dir) / f"{track_id:06d}"[:3] / f"{track_id:06d}.mp3"
+        job_seed = seed * 1_000_003 + int(track_id)
+        jobs.append((str(path), params, clip_seconds, job_seed, fault_of.get(int(track_id))))
+        track_truth.append(
+            {
+                "track_id": int(track_id),
+                "genre": genre,
+                "year": int(meta["year"][i]),
+                "artist_id": artist,
+                "blend_with": meta["blend_with"][i],
+                **params,
+            }
+        )
+    return jobs, track_truth
+
+
+def _render(jobs: list[tuple], audio_dir: Path, workers: int | None) -> None:
+    """Render and encode every track (in ``workers`` processes; default: every CPU)."""
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    if not jobs:
+        return
+    workers = workers or os.cpu_count() or 1
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_write_track, jobs, chunksize=4))
+    else:
+        for job in jobs:
+            _write_track(job)
+
+
+def _write_metadata(metadata_dir: Path, audio_dir: Path, tracks: pd.DataFrame, meta: dict) -> dict:
+    """tracks.csv and genres.csv (FMA's layouts) written atomically; returns every output path."""
+    genre_table = meta["genre_table"]
+    all_ids = [g for row in meta["genres_all_col"] for g in row]
+    genre_table["#tracks"] = (
+        genre_table["genre_id"].map(pd.Series(all_ids).value_counts()).fillna(0).astype(int)
+    )
+    metadata_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "tracks": metadata_dir / "tracks.csv",
+        "genres": metadata_dir / "genres.csv",
+        "ground_truth": metadata_dir / "ground_truth.json",
+        "metadata_dir": metadata_dir,
+        "audio_dir": audio_dir,
+    }
+    with atomic_path(paths["tracks"]) as tmp:
+        tracks.to_csv(tmp)
+    with atomic_path(paths["genres"]) as tmp:
+        genre_table.to_csv(tmp, index=False)
     return paths
 
 
