@@ -338,7 +338,11 @@ def optimise_targets():
 
 def judge_targets():
     return ["results/judge/tracks.tsv"] + expand(
-        "results/judge/audio/{model}.tsv", model=OPTIMISED_MODELS
+        [
+            "results/judge/audio/{model}.tsv",
+            "results/judge/audio/{model}/listening.tsv",
+        ],
+        model=OPTIMISED_MODELS,
     )
 
 

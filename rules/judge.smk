@@ -56,7 +56,7 @@ rule judge_tracks:
 # tags, and the final WAVs come after quality.tsv (quality -> gap -> invert_genre).
 rule judge_audio:
     input:
-        starts=start_wav_dirs,
+        wavs=start_wav_dirs,
         weights=str(JUDGE_WEIGHTS / f"{JUDGE['model']}.pt"),
     output:
         tags="results/judge/audio/{model}.tsv",
@@ -77,3 +77,17 @@ rule judge_audio:
         code=fingerprint("judge_audio"),
     script:
         "../workflow/scripts/judge_audio.py"
+
+
+# The listening WAVs (optimum and best track per genre, rule invert_genre) are judged too; they come
+# after quality.tsv and gap.tsv (the headline is chosen there), so they have a table of their own.
+use rule judge_audio as judge_listening with:
+    input:
+        wavs=optimised_genre_wavs,
+        weights=str(JUDGE_WEIGHTS / f"{JUDGE['model']}.pt"),
+    output:
+        tags="results/judge/audio/{model}/listening.tsv",
+    log:
+        "logs/judge_audio/{model}/listening.log",
+    benchmark:
+        "benchmarks/judge_audio/{model}/listening.tsv"

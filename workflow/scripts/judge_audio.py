@@ -1,5 +1,6 @@
-"""Rule judge_audio: results/judge/audio/{model}.tsv, musicnn's tags of every start's round-trip
-clip (results/audio/{model}/starts/{genre}/), read by the quality checks."""
+"""Rules judge_audio and judge_listening: musicnn's tags of every start's round-trip clip
+(results/judge/audio/{model}.tsv, read by the quality checks) and of the listening WAVs
+(results/judge/audio/{model}/listening.tsv)."""
 
 import torch
 
@@ -11,7 +12,7 @@ from fmagenre.judge.tracks import judge_wavs  # noqa: E402
 
 torch.set_num_threads(snakemake.threads)
 judge_wavs(
-    wavs=list(snakemake.input.starts),
+    wavs=list(snakemake.input.wavs),
     model=snakemake.params.model,
     weights_dir=snakemake.params.weights_dir,
     out_tsv=snakemake.output.tags,
