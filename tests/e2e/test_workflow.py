@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import h5py
+import hdf5plugin  # noqa: F401  (registers the Blosc filter of the packs with h5py)
 import numpy as np
 import pandas as pd
 import pytest

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import h5py
+import hdf5plugin  # noqa: F401  (registers the Blosc filter of the packs with h5py)
 import numpy as np
 import pandas as pd
 from runner import snakemake
