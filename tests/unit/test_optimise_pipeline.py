@@ -302,8 +302,13 @@ def test_streamed_packs_give_the_stage_the_same_results(tmp_path, caplog):
     (scores, optimum, quality), (scores_s, optimum_s, quality_s) = results.values()
     pd.testing.assert_frame_equal(scores, scores_s)
     pd.testing.assert_frame_equal(quality, quality_s)
-    for name in ("feature_lo_normalised", "feature_hi_normalised", "start_inputs", "trajectories"):
+    for name in ("feature_lo_normalised", "feature_hi_normalised"):  # one pass: the same numbers
         np.testing.assert_array_equal(getattr(optimum, name), getattr(optimum_s, name))
+    # the float32 optimisation goes through BLAS kernels whose summation order can follow the
+    # inputs' memory alignment (seen: 3e-5 on values of 250): equal to float32 rounding
+    for name in ("start_inputs", "trajectories"):
+        memory, streamed = getattr(optimum, name), getattr(optimum_s, name)
+        np.testing.assert_allclose(streamed, memory, rtol=0, atol=1e-6 * np.abs(memory).max())
 
 
 def headline_stage(
