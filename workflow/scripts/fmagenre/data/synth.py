@@ -501,21 +501,44 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
     rng = np.random.default_rng(seed)
     genres = preset_genres(preset)
     genre_table = _genre_table(genres)
-    top_id = {t: TOP_GENRES[t][0] for t in genres}
-    subs = {
-        t: genre_table.loc[
-            (genre_table["top_level"] == top_id[t]) & (genre_table["parent"] != 0), "genre_id"
-        ].tolist()
-        for t in genres
-    }
     genre_of = np.concatenate([[g] * c for g, c in counts.items()])
     n = len(genre_of)
     order = rng.permutation(n)
     genre_of = genre_of[order]
     ids = _assign_ids(n, rng)
-    # Artists: 1-2 tracks each within a genre (fewer in tiny genres, so that the artist-grouped split
-    # can still give them validation and test tracks); albums one per artist. Many small artists keep
-    # the trend tests' units of replication (artists) numerous.
+    artist_of, n_artists = _draw_artists(genre_of, genres, rng)
+    split = grouped_split(
+        pd.Series(genre_of), pd.Series(artist_of), seed, held_out_share
+    ).to_numpy()
+    artist_year = rng.integers(YEARS[0], YEARS[1] + 1, size=n_artists)
+    year = artist_year[artist_of]
+    genres_col, genres_all_col, genre_top_col, blend_with = _draw_genre_labels(
+        genres, genre_table, genre_of, rng
+    )
+    return dict(
+        genres=genres,
+        genre_table=genre_table,
+        ids=ids,
+        genre_of=genre_of,
+        artist_of=artist_of,
+        split=split,
+        year=year,
+        genres_col=genres_col,
+        genres_all_col=genres_all_col,
+        genre_top_col=genre_top_col,
+        blend_with=blend_with,
+        rng=rng,
+    )
+
+
+def _draw_artists(genre_of: np.ndarray, genres: list[str], rng: np.random.Generator):
+    """(artist id per track, number of ids used + 1).
+
+    1-2 tracks per artist within a genre (fewer in tiny genres, so that the artist-grouped split can
+    still give them validation and test tracks); albums one per artist. Many small artists keep the
+    trend tests' units of replication (artists) numerous.
+    """
+    n = len(genre_of)
     artist_of = np.empty(n, dtype=np.int64)
     next_artist = 1
     for genre in genres:
@@ -527,13 +550,24 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
             artist_of[idx[position : position + size]] = next_artist
             next_artist += 1
             position += size
-    split = grouped_split(
-        pd.Series(genre_of), pd.Series(artist_of), seed, held_out_share
-    ).to_numpy()
-    artist_year = rng.integers(YEARS[0], YEARS[1] + 1, size=next_artist)
-    year = artist_year[artist_of]
-    # Multi-label: sub-genres, and for some tracks a second root genre. genres_all adds every ancestor
-    # (as FMA does), and genre_top is empty when the track has two roots.
+    return artist_of, next_artist
+
+
+def _draw_genre_labels(genres, genre_table: pd.DataFrame, genre_of, rng: np.random.Generator):
+    """(genres, genres_all, genre_top, blend_with) per track.
+
+    Multi-label: sub-genres, and for exactly MULTI_ROOT_FRACTION of the tracks a second root genre
+    (never their own; ``blend_with`` names it). genres_all adds every ancestor (as FMA does), and
+    genre_top is empty when the track has two roots.
+    """
+    n = len(genre_of)
+    top_id = {t: TOP_GENRES[t][0] for t in genres}
+    subs = {
+        t: genre_table.loc[
+            (genre_table["top_level"] == top_id[t]) & (genre_table["parent"] != 0), "genre_id"
+        ].tolist()
+        for t in genres
+    }
     parent_of = dict(zip(genre_table["genre_id"], genre_table["parent"]))
     root_of = dict(zip(genre_table["genre_id"], genre_table["top_level"]))
 
@@ -543,7 +577,6 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
             chain.append(parent_of[chain[-1]])
         return chain
 
-    # Exactly MULTI_ROOT_FRACTION of the tracks get a second root genre, never their own.
     own_index = np.searchsorted(genres, genre_of)
     second_root = np.full(n, -1)
     chosen = rng.choice(n, size=math.ceil(MULTI_ROOT_FRACTION * n), replace=False)
@@ -566,20 +599,7 @@ def _metadata(preset: str, counts: dict[str, int], seed: int, held_out_share: fl
         genres_col.append(own)
         genres_all_col.append(sorted({a for gid in own for a in with_ancestors(gid)}))
         genre_top_col.append(g if len({root_of[gid] for gid in own}) == 1 else "")
-    return dict(
-        genres=genres,
-        genre_table=genre_table,
-        ids=ids,
-        genre_of=genre_of,
-        artist_of=artist_of,
-        split=split,
-        year=year,
-        genres_col=genres_col,
-        genres_all_col=genres_all_col,
-        genre_top_col=genre_top_col,
-        blend_with=blend_with,
-        rng=rng,
-    )
+    return genres_col, genres_all_col, genre_top_col, blend_with
 
 
 def _drifts(genres: list[str], drift_scale: float = 1.0) -> dict[str, dict]:
@@ -966,26 +986,7 @@ def generate(
     paths = _write_metadata(metadata_dir, audio_dir, _tracks_frame(meta, preset, n_tracks), meta)
     write_json(
         paths["ground_truth"],
-        {
-            "generator": "fmagenre.data.synth",
-            "arguments": arguments,
-            "sample_rate": SAMPLE_RATE,
-            "years": list(YEARS),
-            "genres": meta["genres"],
-            "genre_counts": counts,
-            "genre_parameters": {g: _CENTRES[g] for g in meta["genres"]},
-            "drift_sd_units": (
-                "sd_units: change across the whole year range in within-genre SDs of the observable "
-                "descriptor (descriptor_sd, measured on the default data: track scatter, artist "
-                "effects and estimation noise); parameter_change and parameter_sd_units: the same "
-                "drift in the synthesis parameter's units and SDs"
-            ),
-            "artist_sd": ARTIST_SD,
-            "track_sd": TRACK_SD,
-            "drifts": drifts,
-            "faults": fault_rows,
-            "tracks": track_truth,
-        },
+        _ground_truth(arguments, meta["genres"], counts, drifts, fault_rows, track_truth),
     )
     log.info(
         "synthetic FMA: %d tracks, %d genres, %d planted faults -> %s, %s",
@@ -996,6 +997,31 @@ def generate(
         audio_dir,
     )
     return paths
+
+
+def _ground_truth(arguments, genres, counts, drifts, fault_rows, track_truth) -> dict:
+    """``ground_truth.json``: the arguments, the genres' planted signatures and drifts, the planted
+    faults and every track's synthesis parameters."""
+    return {
+        "generator": "fmagenre.data.synth",
+        "arguments": arguments,
+        "sample_rate": SAMPLE_RATE,
+        "years": list(YEARS),
+        "genres": genres,
+        "genre_counts": counts,
+        "genre_parameters": {g: _CENTRES[g] for g in genres},
+        "drift_sd_units": (
+            "sd_units: change across the whole year range in within-genre SDs of the observable "
+            "descriptor (descriptor_sd, measured on the default data: track scatter, artist "
+            "effects and estimation noise); parameter_change and parameter_sd_units: the same "
+            "drift in the synthesis parameter's units and SDs"
+        ),
+        "artist_sd": ARTIST_SD,
+        "track_sd": TRACK_SD,
+        "drifts": drifts,
+        "faults": fault_rows,
+        "tracks": track_truth,
+    }
 
 
 def _plant_faults(ids: np.ndarray, seed: int, clip_seconds: float) -> list[dict]:

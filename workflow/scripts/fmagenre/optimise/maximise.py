@@ -293,6 +293,19 @@ def load_job(checkpoint: str, datasets: dict[str, str], genre: str, budget_mb: f
     return model, info, slugs.index(genre), read_packs(datasets, budget_mb)
 
 
+def training_space(params: OptimiseParams, x_train, info: dict, frames: int):
+    """(space, lo, hi): the optimisation space and the training split's normalised per-band box
+    bounds; the bounds take one pass over the split, the PCA space a bounded sample of its windows
+    (so a streamed split costs one chunk of memory)."""
+    from fmagenre.models import normalise
+
+    def z_of(x: np.ndarray) -> np.ndarray:
+        return normalise(torch.as_tensor(x), info).numpy()
+
+    lo, hi = band_extremes(x_train, z_of)
+    return build_space(params, x_train, z_of, frames, lo, hi), lo, hi
+
+
 def model_transforms(model, info: dict, frames: int, params: OptimiseParams) -> Transforms:
     """The random transforms of every step: time shifts up to the receptive field (at most half the
     input), band shifts and gains from ``params``."""
@@ -335,18 +348,12 @@ def optimise_genre(
     torch.manual_seed(params.seed)
     model, info, target, packs = load_job(checkpoint, datasets, genre, budget_mb)
     genres = list(info["genres"])
-
-    def z_of(x: np.ndarray) -> np.ndarray:
-        return normalise(torch.as_tensor(x), info).numpy()
-
-    # the box bounds take one pass over the training split, the PCA space a bounded sample of it
-    lo, hi = band_extremes(packs["training"]["x"], z_of)
     real = choose_real_tracks(scores_tsv, packs, datasets, genres, target, params)
     shape = tuple(int(v) for v in info["input_shape"])
     z0, noise = start_batch(
         normalise(torch.as_tensor(real.start_x), info).numpy(), shape, params.seed
     )
-    space = build_space(params, packs["training"]["x"], z_of, shape[1], lo, hi)
+    space, lo, hi = training_space(params, packs["training"]["x"], info, shape[1])
     transforms = model_transforms(model, info, shape[1], params)
     result = maximise(model, target, space, space.encode(z0, noise), transforms, params)
     pack_frames = int(packs["training"]["attrs"]["frames"])
