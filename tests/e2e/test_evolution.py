@@ -37,39 +37,38 @@ def read(run: Path, relative: str) -> pd.DataFrame:
     return pd.read_csv(run / relative, sep="\t")
 
 
-@pytest.fixture(scope="module")
-def null_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("null_run")
+TRENDS = "results/evolution/li2010/trends.tsv"
+TEMPORAL = "results/evolution/li2010/temporal_generalisation.tsv"
+
+
+def evolution_run(tmp_path_factory, name: str, overlay: Path, *targets: str, timeout=1500) -> Path:
+    """The tiny config plus ``overlay`` run up to ``targets`` in a fresh directory."""
+    workdir = tmp_path_factory.mktemp(name)
     # targets before --configfile: it takes every following word as a config file
     snakemake(
         workdir,
         "--cores",
         "2",
-        "results/evolution/li2010/trends.tsv",
-        "results/evolution/li2010/temporal_generalisation.tsv",
-        "results/figures/evolution/li2010/margin.png",
+        *targets,
         "--configfile",
         str(ROOT / "tests/e2e/tiny.yaml"),
-        str(NULL_CONFIG),
+        str(overlay),
+        timeout=timeout,
     )
     return workdir
 
 
 @pytest.fixture(scope="module")
+def null_run(tmp_path_factory) -> Path:
+    margin_figure = "results/figures/evolution/li2010/margin.png"
+    return evolution_run(tmp_path_factory, "null_run", NULL_CONFIG, TRENDS, TEMPORAL, margin_figure)
+
+
+@pytest.fixture(scope="module")
 def drift_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("drift_run")
-    snakemake(
-        workdir,
-        "--cores",
-        "2",
-        "results/evolution/li2010/trends.tsv",
-        "results/evolution/li2010/temporal_generalisation.tsv",
-        "--configfile",
-        str(ROOT / "tests/e2e/tiny.yaml"),
-        str(DRIFT_CONFIG),
-        timeout=2400,
+    return evolution_run(
+        tmp_path_factory, "drift_run", DRIFT_CONFIG, TRENDS, TEMPORAL, timeout=2400
     )
-    return workdir
 
 
 def test_no_track_is_scored_by_a_model_that_saw_it_or_its_artist(null_run):
