@@ -51,9 +51,20 @@ def test_the_judge_tags_every_ok_track_and_every_written_wav(workflow_run):
     genres = pd.read_csv(workflow_run / "results/splits/genres.tsv", sep="\t")
     optimised = __import__("yaml").safe_load(TINY_CONFIG.read_text())["optimise"]["models"]
     for model in optimised:
-        wavs = pd.read_csv(workflow_run / f"results/judge/audio/{model}.tsv", sep="\t")
+        # the start clips (read by quality.tsv), every genre's best track among them ...
+        clips = pd.read_csv(workflow_run / f"results/judge/audio/{model}.tsv", sep="\t")
+        written = sorted(
+            path.relative_to(workflow_run / f"results/audio/{model}").as_posix()
+            for path in (workflow_run / f"results/audio/{model}/starts").glob("*/*.wav")
+        )
+        assert sorted(clips["wav"]) == written, model
+        assert {f"starts/{slug}/best_track.wav" for slug in genres["slug"]} <= set(written)
+        # ... and the listening WAVs, judged after the gap
+        listening = pd.read_csv(
+            workflow_run / f"results/judge/audio/{model}/listening.tsv", sep="\t"
+        )
         expected = [f"{slug}{suffix}.wav" for slug in genres["slug"] for suffix in ("", "_best")]
-        assert list(wavs["wav"]) == expected, model
+        assert list(listening["wav"]) == expected, model
     with h5py.File(workflow_run / "results/datasets/musicnn/training.h5") as packed:
         assert packed["x"].shape[1:] == (400, 1)
 
@@ -293,7 +304,7 @@ def test_seed_replicates_layout_and_summary(workflow_run):
         name: spec.get("replicates", config["models"].get(name, {}).get("replicates", 1))
         for name, spec in tiny["models"].items()
     }
-    assert counts["li2010"] == 2 and counts["paper_final"] == 3
+    assert counts["li2010"] == 2 and counts["paper_final"] == 2
     models = workflow_run / "results/models"
     summary = pd.read_csv(models / "summary.tsv", sep="\t")
     for name, count in counts.items():

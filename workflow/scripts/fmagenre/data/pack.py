@@ -142,10 +142,7 @@ def pack_dataset(
     channels = sum(n for _, n in json.loads(attrs["bands"]))
     stats = _BandStats(channels)
     with contextlib.ExitStack() as stack:
-        tmps = {}
-        for split in SPLITS:
-            _remove_leftovers(Path(out_paths[split]))
-            tmps[split] = stack.enter_context(atomic_path(out_paths[split]))
+        tmps = _split_temps(stack, out_paths)
         for split in SPLITS:
             rows = tracks[tracks["split"] == split]
             training = stats if split == "training" else None
@@ -186,6 +183,16 @@ def _pack_attrs(first_h5: Path, features, feature_set: str, frames: int, genres)
         "dtype": dtype,
         **params,
     }
+
+
+def _split_temps(stack: contextlib.ExitStack, out_paths) -> dict:
+    """Temp paths of the three split files, moved into place together when ``stack`` closes (the
+    leftovers of an interrupted pack deleted first)."""
+    tmps = {}
+    for split in SPLITS:
+        _remove_leftovers(Path(out_paths[split]))
+        tmps[split] = stack.enter_context(atomic_path(out_paths[split]))
+    return tmps
 
 
 def _remove_leftovers(path: Path) -> None:
@@ -277,10 +284,7 @@ def pack_view(
     if json.loads(attrs["genres"]) != genres:
         raise ValueError(f"{source_paths[0]} holds other genres than {genres_tsv}; rerun its pack")
     with contextlib.ExitStack() as stack:
-        tmps = {}
-        for split in SPLITS:
-            _remove_leftovers(Path(out_paths[split]))
-            tmps[split] = stack.enter_context(atomic_path(out_paths[split]))
+        tmps = _split_temps(stack, out_paths)
         for split in SPLITS:
             rows = tracks[tracks["split"] == split]
             pairs = np.array([where[int(t)] for t in rows["track_id"]], dtype=np.int64)
