@@ -112,7 +112,11 @@ def test_tiny_workflow_on_slurm_equals_local_run(slurm_cluster, slurm_profile, t
     _run(local, "--cores", "2")
 
     start = time.monotonic()
-    log = _run(slurm, *_test_overrides(slurm_profile, slurm_cluster), env=slurm_cluster.env)
+    # ~45 SLURM jobs on one 2-CPU node, each with sbatch and status-check overhead: more than the
+    # local run's 25 minutes (it timed out at 1500 s on a quiet machine, stop 18)
+    log = _run(
+        slurm, *_test_overrides(slurm_profile, slurm_cluster), env=slurm_cluster.env, timeout=3600
+    )
     elapsed = time.monotonic() - start
 
     submissions = {
