@@ -313,7 +313,7 @@ def quality_table(
             {name: logits[index] for name, logits in scored.items()},
         )
         if judge is not None:
-            ids = np.asarray(training["track_id"])[labels == optimum.genre_index]
+            ids = np.asarray(training["track_id"])[genre_rows]
             judged = judge.columns(optimum.genre, optimum.slug, optimum.start_names, ids)
             table = pd.concat([table, judged], axis=1)
         tables.append(table)
