@@ -1007,8 +1007,8 @@ def _ground_truth(arguments, genres, counts, drifts, fault_rows, track_truth) ->
         "drift_sd_units": (
             "sd_units: change across the whole year range in within-genre SDs of the observable "
             "descriptor (descriptor_sd, measured on the default data: track scatter, artist "
-            "effects and estimation noise); parameter_change and parameter_sd_units: the same "
-            "drift in the synthesis parameter's units and SDs"
+            "effects and estimation noise); parameter_change: the same drift in the synthesis "
+            "parameter's units (dB of the mastering shelf, tilt_db)"
         ),
         "artist_sd": ARTIST_SD,
         "track_sd": TRACK_SD,
