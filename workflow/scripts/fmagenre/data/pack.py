@@ -75,7 +75,7 @@ PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
 SMALL_ARRAYS = ("y", "y_multi", "track_id", "year", "mean", "std")
 # The packs' filter: Blosc's LZ4HC after the byte shuffle (hdf5plugin, whose import here registers
 # it for every reader of a pack). Packs are read once per epoch when streamed, so decoding speed
-# matters there, unlike the per-track files (``io.H5_COMPRESSION``, read once by the packing).
+# matters there, as it does for the per-track files the mel set reads (``store.TRACK_COMPRESSION``).
 # Measured on the default run's float16 packs against gzip 1 + shuffle: 8 % larger, read 3.6x faster
 # (mfcc 0.09 vs 0.32 ms per track, mel 0.56 vs 1.42 ms; uncompressed 0.08 / 0.45 ms).
 PACK_COMPRESSION = dict(hdf5plugin.Blosc(cname="lz4hc", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
@@ -319,9 +319,12 @@ def pack_view(
         # in track order, as pack_dataset accumulates them: the same float64 sums, the same stats
         training = PackArray(tmps["training"])
         stats = _BandStats(training.shape[1])
+        progress = tqdm(total=len(training), desc="view statistics", unit="track", mininterval=5)
         for _, chunk in iter_chunks(training, 64):
             for values in chunk:
                 stats.update(values)
+            progress.update(len(chunk))
+        progress.close()
         _write_stats(tmps.values(), *stats.result())
     log.info(
         "packed %s as views of %s: %s",
