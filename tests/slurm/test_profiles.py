@@ -97,6 +97,7 @@ UNGROUPED = GPU_RULES | {
     "splits",
     "pack_dataset",
     "score_tracks",
+    "validation_status",  # before the splits checkpoint (profiles/slurm: why)
 }
 TARGET_RULES = {"all", "data_stage"}  # no action: never submitted
 
