@@ -369,7 +369,8 @@ def memory_budget_mb(setting: float | None = None) -> float:
 
 
 class PackArray:
-    """A pack's ``x`` [N, C, T] on disk, read on demand as float32.
+    """A pack's ``x`` [N, C, T] on disk (in the pack, its view's sources, or a track view's
+    per-track files), read on demand as float32.
 
     Indexing (an int, a slice, or :meth:`rows` for any index array) reads only those tracks.
     Worker-safe: the HDF5 handle is opened lazily in each process (HDF5 handles must not cross a
