@@ -7,7 +7,8 @@
 Extra line: the literal ``tonnetz(y=)``, which builds chroma from a CQT instead.
 Then tracks/s of a whole folder job (``extract_folder``), fresh and rerun (cached), and the storage
 per track (issue 14): each feature's compressed bytes in the per-track HDF5, the whole file, and the
-packs of the default config's feature sets, for ``features.dtype`` float16 (default) and float32.
+packs of the default config's feature sets (the mel set's is a track view: labels and file names,
+no copy), for ``features.dtype`` float16 (default) and float32.
 
 Targets (issue 3): a/b >= 3 and b/c <= 1.5, same outputs. Clips are generated with LAME in a temp
 dir; the folder job uses copies of them. Run: ``.venv/bin/python bench/bench_features.py``.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from models_helpers import GENRES, spec, write_packs
 
+from fmagenre.data.pack import read_pack
 from fmagenre.evolution.embeddings import read_embeddings
 from fmagenre.evolution.measures import score_tracks
 from fmagenre.io import read_tsv, write_tsv
@@ -21,8 +21,8 @@ from fmagenre.optimise.scores import model_logits
 
 def checkpoint(tmp_path, name, feature_set, frames, packs, **model):
     model_spec = spec(name, features=feature_set, **model)
-    with h5py.File(packs["training"], "r") as handle:
-        mean, std, channels = handle["mean"][()], handle["std"][()], handle["x"].shape[1]
+    training = read_pack(packs["training"], in_memory=False)
+    mean, std, channels = training["mean"], training["std"], training["x"].shape[1]
     torch.manual_seed(0)
     net = build_model(model_spec, channels, frames, len(GENRES))
     path = tmp_path / f"{name}.pt"
@@ -53,8 +53,7 @@ def test_embedding_is_the_last_layers_input_and_logits_match_track_logits(
     packs = write_packs(tmp_path, feature_set=feature_set, frames=300)
     path = checkpoint(tmp_path, arch, feature_set, frames, packs, arch=arch, **extra)
     model, info = load_model(path)
-    with h5py.File(packs["test"], "r") as handle:
-        x = handle["x"][()]
+    x = read_pack(packs["test"])["x"]
     logits, embedding = model_logits(model, info, x, embeddings=True)
     with torch.no_grad():
         expected = track_logits(model, info, torch.as_tensor(x)).double().numpy()
@@ -103,8 +102,7 @@ def test_track_scores_name_the_model_that_scored_each_track(tmp_path):
         margins.to_numpy()[np.arange(len(own)), own]
     )
     model, info = load_model(path)
-    with h5py.File(packs["test"], "r") as handle:
-        x = handle["x"][()]
+    x = read_pack(packs["test"])["x"]
     logits = model_logits(model, info, x)
     row = scores.set_index("track_id").loc[203]
     assert row["margin_Hip-Hop"] == pytest.approx(genre_margins(logits)[3, 2], abs=1e-6)

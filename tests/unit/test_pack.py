@@ -124,10 +124,10 @@ def expected_x(stored, track_id, features, frames):
 
 
 @pytest.mark.parametrize(
-    "feature_set, features",
-    [("mfcc+chroma+tonnetz", ["mfcc", "chroma", "tonnetz"]), ("mel", ["mel"])],
+    "feature_set, features, track_view",
+    [("mfcc+chroma+tonnetz", ["mfcc", "chroma", "tonnetz"], False), ("mel", ["mel"], True)],
 )
-def test_layout_labels_and_training_only_statistics(dataset, feature_set, features):
+def test_layout_labels_and_training_only_statistics(dataset, feature_set, features, track_view):
     root, stored, table = dataset
     frames, out = pack(root, feature_set)
     assert frames == 100  # the lower median of the frame counts
@@ -135,12 +135,19 @@ def test_layout_labels_and_training_only_statistics(dataset, feature_set, featur
     training_x, means = [], []
     for split in SPLITS:
         rows = table[table["split"] == split].sort_values("track_id")
+        x = read_pack(out[split])["x"]
+        assert x.shape == (len(rows), channels, frames) and x.dtype == np.float32
         with h5py.File(out[split], "r") as handle:
-            assert (
-                handle["x"].shape == (len(rows), channels, frames)
-                and handle["x"].dtype == np.float32
-            )
-            assert handle["x"].chunks == (1, channels, frames)  # one track per write
+            if (
+                track_view
+            ):  # the mel spectrogram is not copied: the per-track files, found from here
+                assert "x" not in handle
+                h5s = [f"{t // 1000:03d}/{t:06d}.h5" for t in rows["track_id"]]
+                assert list(handle["h5"].asstr()[()]) == h5s
+                folder = (out[split].parent / handle.attrs["tracks_in"]).resolve()
+                assert folder == (root / "features").resolve()
+            else:
+                assert handle["x"].chunks == (1, channels, frames)  # one track per write
             np.testing.assert_array_equal(handle["track_id"][()], rows["track_id"])
             assert handle["y"].dtype == np.int64
             np.testing.assert_array_equal(handle["y"][()], rows["label"])
@@ -152,7 +159,7 @@ def test_layout_labels_and_training_only_statistics(dataset, feature_set, featur
                 )
             for i, track_id in enumerate(rows["track_id"]):
                 np.testing.assert_allclose(
-                    handle["x"][i], expected_x(stored, track_id, features, frames), rtol=1e-6
+                    x[i], expected_x(stored, track_id, features, frames), rtol=1e-6
                 )
             attrs = dict(handle.attrs)
             assert attrs["feature_set"] == feature_set and attrs["frames"] == frames
@@ -163,7 +170,7 @@ def test_layout_labels_and_training_only_statistics(dataset, feature_set, featur
             assert (attrs["n_mels"], attrs["n_mfcc"]) == (16, 5)
             means.append((handle["mean"][()], handle["std"][()]))
             if split == "training":
-                training_x = handle["x"][()].astype(np.float64)
+                training_x = x.astype(np.float64)
     mean, std = means[0]
     np.testing.assert_allclose(mean, training_x.mean(axis=(0, 2)), rtol=1e-5)
     np.testing.assert_allclose(std, training_x.std(axis=(0, 2)), rtol=1e-5)
@@ -220,7 +227,7 @@ def test_float16_storage_is_compressed_and_packs_within_float16_rounding(tmp_pat
     with h5py.File(tmp_path / "features" / "001" / "001000.h5", "r") as handle:
         assert handle["mfcc"].dtype == np.float16 and handle["chroma"].dtype == np.float16
         assert handle["mel"].dtype == np.float16
-        assert all(handle[name].compression == "gzip" and handle[name].shuffle for name in handle)
+        assert all(str(hdf5plugin.BLOSC_ID) in handle[name]._filters for name in handle)
     _, out = pack(tmp_path, "mfcc+chroma")
     with h5py.File(out["training"], "r") as handle:
         assert handle["x"].dtype == np.float16
@@ -324,7 +331,10 @@ def test_a_view_of_the_packs_reads_as_packing_the_re_split_table(dataset):
         np.testing.assert_array_equal(
             streamed["x"].rows([last, 0, last]), copy["x"][[last, 0, last]]
         )
-        assert {k: v for k, v in view["attrs"].items() if k != "view_of"} == copy["attrs"]
+        drop = ("view_of", "tracks_in")  # where x is found: the sources, the per-track files
+        assert {k: v for k, v in view["attrs"].items() if k not in drop} == {
+            k: v for k, v in copy["attrs"].items() if k not in drop
+        }
         with h5py.File(views[split], "r") as handle:
             assert "x" not in handle
     moved = root / "one" / "level" / "deeper"

@@ -21,10 +21,6 @@ import pandas as pd
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 TMP_SUFFIX = ".tmp"
-# HDF5 filters of the per-track feature files (the packs have their own, pack.PACK_COMPRESSION): built-in
-# gzip level 1 after the byte shuffle. Measured on 30 s clips: 15-30 % smaller than raw, and read
-# back faster than lzf + shuffle; higher levels gain < 2 % for twice the write time.
-H5_COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

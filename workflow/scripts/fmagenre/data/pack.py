@@ -18,6 +18,14 @@ training split is written (Chan's parallel update), so peak memory is one track 
 N. A band that is constant over the training split gets std 1 (logged) so that normalising it never
 divides by zero.
 
+Track views (``TRACK_VIEW_SETS``: ``mel``): such a pack holds no ``x`` but ``h5``, each track's
+per-track file (relative to the folder named by the attribute ``tracks_in``, itself relative to the
+pack's folder), read and fitted to T frames on demand. The mel spectrogram is 70 % of the per-track
+bytes and the per-track file is the cache that must stay (a re-split or a new frame count would
+otherwise decode every clip again), so a copy in the pack doubled it: 0.23 MB per 30 s track at
+float16. The price: reading the set opens one file per track (once per job in memory, once per
+epoch streamed), which a parallel file system serves more slowly than one pack; README weighs it.
+
 Views (:func:`pack_view`): a split table whose tracks all lie in existing packs (the evolution
 folds re-split the same tracks) gets packs that hold no ``x`` but, per track, ``source`` (index
 into the JSON attribute ``view_of``: the source packs' paths relative to the view's folder) and
@@ -52,6 +60,8 @@ from fmagenre.io import TMP_SUFFIX, atomic_path, read_tsv
 
 log = logging.getLogger(__name__)
 
+# Feature sets packed as track views (module docstring); the others are copied into the pack.
+TRACK_VIEW_SETS = ("mel",)
 FEATURE_SETS = {
     "mfcc": ("mfcc",),
     "mfcc+chroma": ("mfcc", "chroma"),
@@ -65,7 +75,7 @@ PARAM_ATTRS = ("sr", "hop_length", "n_fft", "n_mels", "n_mfcc")
 SMALL_ARRAYS = ("y", "y_multi", "track_id", "year", "mean", "std")
 # The packs' filter: Blosc's LZ4HC after the byte shuffle (hdf5plugin, whose import here registers
 # it for every reader of a pack). Packs are read once per epoch when streamed, so decoding speed
-# matters there, unlike the per-track files (``io.H5_COMPRESSION``, read once by the packing).
+# matters there, as it does for the per-track files the mel set reads (``store.TRACK_COMPRESSION``).
 # Measured on the default run's float16 packs against gzip 1 + shuffle: 8 % larger, read 3.6x faster
 # (mfcc 0.09 vs 0.32 ms per track, mel 0.56 vs 1.42 ms; uncompressed 0.08 / 0.45 ms).
 PACK_COMPRESSION = dict(hdf5plugin.Blosc(cname="lz4hc", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
@@ -146,7 +156,8 @@ def pack_dataset(
         for split in SPLITS:
             rows = tracks[tracks["split"] == split]
             training = stats if split == "training" else None
-            _write_split(tmps[split], rows, genres, features, features_dir, attrs, training)
+            view = Path(out_paths[split]).parent if feature_set in TRACK_VIEW_SETS else None
+            _write_split(tmps[split], rows, genres, features, features_dir, attrs, training, view)
         _write_stats(tmps.values(), *stats.result())
     log.info(
         "packed %s: %s (%d bands x %d frames, %s)",
@@ -212,17 +223,23 @@ def _multi_hot(rows: pd.DataFrame, genres: list[str]) -> np.ndarray:
     return y_multi
 
 
-def _write_split(tmp, rows, genres, features, features_dir, attrs, stats) -> None:
-    """Preallocate the split's arrays on disk and fill ``x`` one track (one chunk) at a time."""
+def _write_split(tmp, rows, genres, features, features_dir, attrs, stats, view=None) -> None:
+    """Preallocate the split's arrays on disk and fill ``x`` one track (one chunk) at a time; or,
+    for a track view to be moved into folder ``view``, name the per-track files instead of ``x``
+    (each is still read: it is checked and, for the training split, counted in the statistics)."""
     channels = sum(n for _, n in json.loads(attrs["bands"]))
     frames, n, dtype = int(attrs["frames"]), len(rows), np.dtype(attrs["dtype"])
     with h5py.File(tmp, "w") as handle:
-        x = handle.create_dataset(
-            "x",
-            shape=(n, channels, frames),
-            dtype=dtype,
-            **({"chunks": (1, channels, frames), **PACK_COMPRESSION} if n else {}),
-        )
+        if view is None:
+            x = handle.create_dataset(
+                "x",
+                shape=(n, channels, frames),
+                dtype=dtype,
+                **({"chunks": (1, channels, frames), **PACK_COMPRESSION} if n else {}),
+            )
+        else:
+            handle.create_dataset("h5", data=rows["h5"].tolist(), dtype=h5py.string_dtype())
+            attrs = {**attrs, "tracks_in": os.path.relpath(features_dir.resolve(), view.resolve())}
         pairs = list(zip(rows["track_id"], rows["h5"]))
         for row, (track_id, h5) in enumerate(
             tqdm(pairs, desc="pack", unit="track", file=sys.stderr, mininterval=5)
@@ -241,7 +258,8 @@ def _write_split(tmp, rows, genres, features, features_dir, attrs, stats) -> Non
             values = fit_frames(values, frames).astype(dtype)
             if stats is not None:
                 stats.update(values)
-            x[row] = values
+            if view is None:
+                x[row] = values
         _write_labels(handle, rows, genres)
         handle.attrs.update(attrs)
 
@@ -272,7 +290,7 @@ def pack_view(
         with h5py.File(path, "r") as handle:
             if "view_of" in handle.attrs:
                 raise ValueError(f"{path} is a view itself; make views of packs only")
-            attrs = dict(handle.attrs)
+            attrs = {k: v for k, v in handle.attrs.items() if k != "tracks_in"}
             ids = handle["track_id"][()]
         where.update({int(t): (number, row) for row, t in enumerate(ids)})
     missing = [int(t) for t in tracks["track_id"] if int(t) not in where]
@@ -301,9 +319,12 @@ def pack_view(
         # in track order, as pack_dataset accumulates them: the same float64 sums, the same stats
         training = PackArray(tmps["training"])
         stats = _BandStats(training.shape[1])
+        progress = tqdm(total=len(training), desc="view statistics", unit="track", mininterval=5)
         for _, chunk in iter_chunks(training, 64):
             for values in chunk:
                 stats.update(values)
+            progress.update(len(chunk))
+        progress.close()
         _write_stats(tmps.values(), *stats.result())
     log.info(
         "packed %s as views of %s: %s",
@@ -348,7 +369,8 @@ def memory_budget_mb(setting: float | None = None) -> float:
 
 
 class PackArray:
-    """A pack's ``x`` [N, C, T] on disk, read on demand as float32.
+    """A pack's ``x`` [N, C, T] on disk (in the pack, its view's sources, or a track view's
+    per-track files), read on demand as float32.
 
     Indexing (an int, a slice, or :meth:`rows` for any index array) reads only those tracks.
     Worker-safe: the HDF5 handle is opened lazily in each process (HDF5 handles must not cross a
@@ -357,12 +379,21 @@ class PackArray:
 
     def __init__(self, path: str | os.PathLike, index: np.ndarray | None = None):
         self.path = Path(path)
-        self.sources, self.source_rows = (
-            None,
-            None,
-        )  # a view's source packs, (source, row) per track
+        # a view's source packs and (source, row) per track; a track view's per-track files
+        self.sources, self.source_rows, self.tracks = None, None, None
         with h5py.File(self.path, "r") as handle:
-            if "view_of" in handle.attrs:
+            if "tracks_in" in handle.attrs:
+                folder = self.path.parent / handle.attrs["tracks_in"]
+                self.tracks = [folder / h5 for h5 in handle["h5"].asstr()[()]]
+                bands = json.loads(handle.attrs["bands"])
+                self.features = tuple(name for name, _ in bands)
+                self.shape = (
+                    len(self.tracks),
+                    sum(n for _, n in bands),
+                    int(handle.attrs["frames"]),
+                )
+                self.stored_dtype = np.dtype(handle.attrs["dtype"])
+            elif "view_of" in handle.attrs:
                 names = json.loads(handle.attrs["view_of"])
                 self.sources = [PackArray(self.path.parent / name) for name in names]
                 self.source_rows = np.stack([handle["source"][()], handle["row"][()]], axis=1)
@@ -420,9 +451,13 @@ class PackArray:
         stored = (
             out if out is not None else np.empty((len(index), *self.shape[1:]), self.stored_dtype)
         )
-        if self.sources is not None:
+        if self.tracks is not None:
+            for row, track in enumerate(index):
+                values = read_track(self.tracks[track], self.features)[0]
+                stored[row] = fit_frames(values, self.shape[2])
+        elif self.sources is not None:
             for row, (source, track) in enumerate(self.source_rows[index]):
-                stored[row] = self.sources[source]._x()[track]
+                self.sources[source].rows([track], out=stored[row : row + 1])
         else:
             x = self._x()
             for row, track in enumerate(index):
@@ -497,7 +532,8 @@ def read_pack(
     if not path.is_file():
         raise FileNotFoundError(f"{path}: packed dataset missing. Fix: run the pack_dataset rule.")
     with h5py.File(path, "r") as handle:
-        missing = set(require) - set(handle) - ({"x"} if "view_of" in handle.attrs else set())
+        views = {"view_of", "tracks_in"} & set(handle.attrs)
+        missing = set(require) - set(handle) - ({"x"} if views else set())
         if missing:
             raise ValueError(
                 f"{path}: packed dataset lacks {sorted(missing)}. Fix: rerun pack_dataset."

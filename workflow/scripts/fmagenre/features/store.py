@@ -2,8 +2,8 @@
 
 Per-track files ``{features_dir}/{folder}/{track_id:06d}.h5`` hold ``mfcc``, ``chroma``, ``tonnetz``
 and ``mel`` [bands, frames] in ``features.dtype`` and in the packs' units (mel as dB, see
-``extract.DTYPES``), chunked and gzip-compressed with the byte shuffle (h5py's built-in filters:
-no plugin is needed to read them); their attributes record every parameter, the code
+``extract.DTYPES``), chunked and compressed (``TRACK_COMPRESSION``: Blosc, registered with h5py
+by ``hdf5plugin``, which this module imports); their attributes record every parameter, the code
 fingerprint, the source's size, mtime and sha256, and the decoded facts validation needs. A rerun
 skips a track whose file matches all of them (sha256 settles a changed mtime), so it neither
 decodes nor re-judges it from audio. Files are written through ``atomic_path``: a killed job
@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import h5py
+import hdf5plugin
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -39,10 +40,16 @@ from fmagenre.data.validate import (
 from fmagenre.features.extract import FEATURES, FeatureParams, compute_features, stored_units
 from fmagenre.features.manifest import MANIFEST_COLUMNS
 from fmagenre.fingerprint import code_fingerprint
-from fmagenre.io import H5_COMPRESSION, TMP_SUFFIX, atomic_path, sha256_file, write_tsv
+from fmagenre.io import TMP_SUFFIX, atomic_path, sha256_file, write_tsv
 
 log = logging.getLogger(__name__)
 
+# Blosc zstd level 3 after the byte shuffle. The mel set is read from these files (pack.TRACK_VIEW_SETS)
+# and the others once each by the packing; measured on the default run's float16 tracks against the
+# former gzip 1 + shuffle (KB per track; ms to open and read a track's mel): the same size (mel 231
+# vs 229, mfcc 44 vs 43, chroma 22, tonnetz 12), read 1.9x faster (1.13 vs 2.18 ms) and written 2x
+# faster (3.1 vs 6.6 ms). The bit shuffle is 9 % larger on float16 dB, zstd 1 and lz4hc 4-5 %.
+TRACK_COMPRESSION = dict(hdf5plugin.Blosc(cname="zstd", clevel=3, shuffle=hdf5plugin.Blosc.SHUFFLE))
 # Time-axis chunk length: whole 30 s clips in one chunk, whole tracks (fma_full) in ~95 s pieces.
 CHUNK_FRAMES = 4096
 
@@ -57,7 +64,7 @@ def write_track(
                 values = stored_units(name, features[name])
                 values = values.astype(params.storage_dtype(name), copy=False)
                 chunks = (values.shape[0], max(1, min(values.shape[1], CHUNK_FRAMES)))
-                handle.create_dataset(name, data=values, chunks=chunks, **H5_COMPRESSION)
+                handle.create_dataset(name, data=values, chunks=chunks, **TRACK_COMPRESSION)
             handle.attrs.update(attrs)
 
 

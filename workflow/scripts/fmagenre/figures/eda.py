@@ -238,7 +238,8 @@ def genre_mean_mel(
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, np.ndarray] = {}
     info: dict = {}
-    for genre, h5 in tqdm(zip(rows["genre_top"], rows["h5"]), total=len(rows), desc="mean mel"):
+    pairs = zip(rows["genre_top"], rows["h5"])
+    for genre, h5 in tqdm(pairs, total=len(rows), desc="mean mel", unit="track", mininterval=5):
         stored, attrs = read_features(Path(features_dir) / h5, ("mel",), frames)
         db = stored["mel"].astype(np.float64)  # stored in dB, the models' units
         if not info:
