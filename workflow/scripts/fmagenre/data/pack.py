@@ -122,9 +122,12 @@ class _BandStats:
         return self.mean.astype(np.float32), std.astype(np.float32)
 
 
-def read_track(h5_path: Path, features: tuple[str, ...]) -> tuple[np.ndarray, dict]:
-    """One track's bands stacked [C, t] (stored in pack units: mel in dB) and its attributes."""
-    stored, attrs = read_features(h5_path, features)
+def read_track(
+    h5_path: Path, features: tuple[str, ...], with_attrs: bool = True
+) -> tuple[np.ndarray, dict]:
+    """One track's bands stacked [C, t] (stored in pack units: mel in dB) and its attributes
+    (``{}`` without ``with_attrs``)."""
+    stored, attrs = read_features(h5_path, features, with_attrs=with_attrs)
     return np.concatenate([stored[name] for name in features], axis=0), attrs
 
 
@@ -453,7 +456,7 @@ class PackArray:
         )
         if self.tracks is not None:
             for row, track in enumerate(index):
-                values = read_track(self.tracks[track], self.features)[0]
+                values = read_track(self.tracks[track], self.features, with_attrs=False)[0]
                 stored[row] = fit_frames(values, self.shape[2])
         elif self.sources is not None:
             for row, (source, track) in enumerate(self.source_rows[index]):

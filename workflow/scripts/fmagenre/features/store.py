@@ -69,12 +69,17 @@ def write_track(
 
 
 def read_features(
-    path: str | os.PathLike, names: tuple[str, ...], frames: int | None = None
+    path: str | os.PathLike,
+    names: tuple[str, ...],
+    frames: int | None = None,
+    with_attrs: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """The named features of one stored track (its first ``frames`` frames, all when None), as
-    stored (mel as power), and the file's attributes."""
+    stored, and the file's attributes (``{}`` without ``with_attrs``: reading them takes 1.5 of a
+    track's 2.2 ms, which a pack view's every read would pay)."""
     with h5py.File(path, "r") as handle:
-        return {name: handle[name][:, :frames] for name in names}, dict(handle.attrs)
+        values = {name: handle[name][:, :frames] for name in names}
+        return values, dict(handle.attrs) if with_attrs else {}
 
 
 def _cached(h5_path: Path, source: Path, expected: dict, bands: dict[str, int]):
