@@ -44,7 +44,7 @@ def descriptor_response(
     of shelf gain across ``change_db``."""
     rng = np.random.default_rng(seed)
     artists = synth._artist_effects(n_tracks, seed)
-    still = {"parameter": None, "slope_per_year": 0.0, "reference_year": 0.0}
+    still = synth._drifts([genre], drift_scale=0.0)[genre]  # the shelf set by hand below
     params = FeatureParams()
     responses = []
     for i in range(n_tracks):

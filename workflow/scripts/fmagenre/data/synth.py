@@ -365,8 +365,8 @@ _SCALES = {
 }
 # Within-genre scatter per track and per artist (the artist effect), in the parameters' own units;
 # tempo and noise scatter on a log scale. For brightness and tempo the artists' share of the
-# variance is ARTIST_SD**2 / (ARTIST_SD**2 + TRACK_SD**2) = 0.31; the other parameters are mostly the artist's (its sound), which is what makes a random,
-# non-artist-grouped split leak.
+# variance is ARTIST_SD**2 / (ARTIST_SD**2 + TRACK_SD**2) = 0.31; the other parameters are mostly
+# the artist's (its sound), which is what makes a random, non-artist-grouped split leak.
 TRACK_SD = {
     "bright": 0.12,
     "tempo": 0.12,

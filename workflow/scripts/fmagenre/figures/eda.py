@@ -240,7 +240,9 @@ def genre_mean_mel(
     info: dict = {}
     pairs = zip(rows["genre_top"], rows["h5"])
     for genre, h5 in tqdm(pairs, total=len(rows), desc="mean mel", unit="track", mininterval=5):
-        stored, attrs = read_features(Path(features_dir) / h5, ("mel",), frames, not info)
+        stored, attrs = read_features(
+            Path(features_dir) / h5, ("mel",), frames, with_attrs=not info
+        )
         db = stored["mel"].astype(np.float64)  # stored in dB, the models' units
         if not info:
             info = {key: attrs[key] for key in ("sr", "hop_length", "n_mels", "fmin")}
