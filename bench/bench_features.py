@@ -35,8 +35,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 os.environ.setdefault("TQDM_DISABLE", "1")  # keep the folder job's progress bar out of the table
 
-import librosa
-
 from fmagenre.data.audio import decode, encode_mp3
 from fmagenre.data.metadata import SPLITS
 from fmagenre.data.pack import pack_dataset
@@ -44,6 +42,7 @@ from fmagenre.data.validate import ValidationParams
 from fmagenre.features.extract import FEATURES, FeatureParams, compute_features
 from fmagenre.features.store import extract_folder
 from fmagenre.io import write_tsv
+from fmagenre.librosa_cache import librosa
 
 SR_IN, SECONDS = 44100, 30.0
 N_CLIPS, REPS, FOLDER_TRACKS = 4, 3, 40

@@ -12,7 +12,7 @@ from fmagenre.data.metadata import SPLITS
 from fmagenre.data.pack import FEATURE_SETS
 from fmagenre.fingerprint import script_fingerprint
 from fmagenre.io import read_tsv
-from fmagenre.models.report import replicate_dir, replicate_seed
+from fmagenre.models.runs import replicate_dir, replicate_seed
 
 try:
     validate_config(config)

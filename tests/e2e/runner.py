@@ -13,11 +13,17 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: int = 1500, env: dict | None = None
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    timeout: int = 1500,
+    env: dict | None = None,
+    configfiles: tuple[Path, ...] = (TINY_CONFIG,),
 ):
     """Run the project's workflow on the tiny config in ``workdir``; return the CompletedProcess.
 
-    ``env`` replaces the process environment (the SLURM test points Snakemake at its cluster).
+    ``env`` replaces the process environment (the SLURM test points Snakemake at its cluster);
+    ``configfiles`` are merged in order (the SLURM test adds its overlay to the tiny config).
     """
     command = [
         str(SNAKEMAKE),
@@ -26,7 +32,7 @@ def snakemake(
         "--directory",
         str(workdir),
         "--configfile",
-        str(TINY_CONFIG),
+        *map(str, configfiles),
         *args,
     ]
     env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 
-import librosa
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +17,7 @@ from fmagenre.data.validate import STATUSES, ValidationParams, validate_clip, va
 from fmagenre.features.extract import FeatureParams
 from fmagenre.features.store import extract_folder
 from fmagenre.io import read_tsv, write_tsv
+from fmagenre.librosa_cache import librosa
 
 FFMPEG = "/usr/bin/ffmpeg"
 SR = 44100

@@ -12,8 +12,7 @@ from fmagenre.data.pack import read_pack
 from fmagenre.evolution.embeddings import read_embeddings
 from fmagenre.evolution.measures import score_tracks
 from fmagenre.io import read_tsv, write_tsv
-from fmagenre.models import load_model, track_logits
-from fmagenre.models.checkpoint import save_checkpoint
+from fmagenre.models.checkpoint import load_model, save_checkpoint, track_logits
 from fmagenre.models.margin import genre_margins
 from fmagenre.models.zoo import build_model
 from fmagenre.optimise.scores import model_logits

@@ -7,7 +7,6 @@ import shutil
 
 import h5py
 import hdf5plugin
-import librosa
 import numpy as np
 import pytest
 
@@ -24,6 +23,7 @@ from fmagenre.features.extract import (
 )
 from fmagenre.features.store import extract_folder
 from fmagenre.io import read_tsv
+from fmagenre.librosa_cache import librosa
 
 SR = 44100
 VALIDATION = ValidationParams(min_seconds=1.0, silence_dbfs=-60.0)

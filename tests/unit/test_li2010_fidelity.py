@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from models_helpers import spec
 
-from fmagenre.models import build_model
+from fmagenre.models.zoo import build_model
 
 # FMA baselines.ipynb §3.1 (Keras 1.2.2): MFCC 13 x 2582 (n_fft 512, hop 256, 22.05 kHz), 16 genres.
 BANDS, FRAMES, GENRES = 13, 2582, 16

@@ -9,10 +9,18 @@ import pytest
 import torch
 from models_helpers import spec
 
-from fmagenre.models import build_model, denormalise, load_model, normalise, track_logits
-from fmagenre.models.checkpoint import aggregate, save_checkpoint, segments
+from fmagenre.models.checkpoint import (
+    aggregate,
+    denormalise,
+    load_model,
+    normalise,
+    save_checkpoint,
+    segments,
+    track_logits,
+)
 from fmagenre.models.metrics import classification_metrics, majority_vote, multilabel_metrics
 from fmagenre.models.train import learning_rate
+from fmagenre.models.zoo import build_model
 
 # Real band counts: mfcc 20, mfcc+chroma 32, mfcc+chroma+tonnetz 38, mel 128; 30 s clips = 1294 frames.
 INPUTS = {"mfcc": 20, "mfcc+chroma": 32, "mfcc+chroma+tonnetz": 38, "mel": 128}

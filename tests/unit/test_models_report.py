@@ -7,7 +7,8 @@ import pytest
 
 from fmagenre.io import write_json
 from fmagenre.models.metrics import classification_metrics
-from fmagenre.models.report import replicate_dir, replicate_seed, run_of, summarise
+from fmagenre.models.report import summarise
+from fmagenre.models.runs import replicate_dir, replicate_seed, run_of
 
 
 def test_replicate_layout_round_trips():

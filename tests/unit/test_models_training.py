@@ -20,7 +20,7 @@ from models_helpers import outputs, spec, write_packs
 from fmagenre.data.pack import read_pack
 from fmagenre.figures import models as figures_models
 from fmagenre.figures.models import training_figures
-from fmagenre.models import load_model, track_logits
+from fmagenre.models.checkpoint import load_model, track_logits
 from fmagenre.models.report import summarise
 from fmagenre.models.train import overfit_check, train_model
 

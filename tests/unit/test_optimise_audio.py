@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 import pytest
 import scipy.fft
 import soundfile
 
 from fmagenre.features.extract import FeatureParams, compute_features
+from fmagenre.librosa_cache import librosa
 from fmagenre.optimise.audio import (
     AudioParams,
     clip_length,

@@ -28,8 +28,7 @@ from fmagenre.figures.optimise import (
     quality_figure,
 )
 from fmagenre.io import genre_slug, read_tsv
-from fmagenre.models import load_model, track_logits
-from fmagenre.models.checkpoint import save_checkpoint
+from fmagenre.models.checkpoint import load_model, save_checkpoint, track_logits
 from fmagenre.models.margin import genre_margins
 from fmagenre.models.zoo import build_model
 from fmagenre.optimise.audio import AudioParams, audio_roundtrip, invert_genre, start_roundtrip

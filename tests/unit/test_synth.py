@@ -300,11 +300,11 @@ def test_a_random_split_leaks_artists_and_the_artist_grouped_split_does_not(tmp_
     A 1-nearest-neighbour classifier on MFCC mean/std of real decoded MP3s, averaged over ten splits
     of each kind of the same size (measured: ~0.45 grouped vs ~0.54 random, SD ~0.045 per split).
     """
-    import librosa
     from scipy.spatial.distance import cdist
 
     from fmagenre.data.audio import decode
     from fmagenre.data.splits import grouped_split
+    from fmagenre.librosa_cache import librosa
 
     paths = generate(
         tmp_path / "m",

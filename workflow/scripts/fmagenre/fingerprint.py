@@ -43,8 +43,16 @@ def _with_parents(module: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _imported_modules(file: Path) -> set[str]:
+def _imported_modules(file: Path) -> frozenset[str]:
     """Package modules that ``file`` imports anywhere in its body (absolute and relative imports)."""
+    stat = file.stat()
+    return _imported_modules_cached(file, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _imported_modules_cached(file: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    """One parse per file version and process: a rule file fingerprints ~40 scripts that share
+    most of the package (parsing each module once per script cost ~3 s of every Snakefile parse)."""
     tree = ast.parse(file.read_text(), filename=str(file))
     is_package_module = file.is_relative_to(PACKAGE_ROOT)
     own = _module_name(file) if is_package_module else ""
@@ -67,7 +75,7 @@ def _imported_modules(file: Path) -> set[str]:
         for module in _with_parents(name):
             if module_file(module) is not None:
                 modules.add(module)
-    return modules
+    return frozenset(modules)
 
 
 @cache

@@ -20,7 +20,6 @@ import json
 import logging
 import sys
 
-import librosa
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -28,6 +27,7 @@ from tqdm import tqdm
 from fmagenre.data.pack import read_pack
 from fmagenre.evolution.embeddings import write_embeddings
 from fmagenre.io import genre_slug, read_tsv, write_tsv
+from fmagenre.librosa_cache import librosa
 from fmagenre.models.margin import genre_margins, genre_probabilities
 from fmagenre.optimise.scores import model_logits
 from fmagenre.optimise.spectra import mel_db, resolve_octaves, track_summaries
@@ -52,7 +52,7 @@ def score_tracks(
     pack (a fold model its fold's test pack; with fold -1 the model itself its held-out packs).
     ``scored_by`` names the checkpoint that scored each track.
     """
-    from fmagenre.models import load_model
+    from fmagenre.models.checkpoint import load_model
 
     followed = read_tsv(followed_tsv).set_index("track_id")
     frames, embeddings, genres = [], [], None

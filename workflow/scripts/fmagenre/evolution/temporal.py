@@ -75,7 +75,7 @@ def temporal_generalisation(
     output: str,
 ) -> pd.DataFrame:
     """``temporal_generalisation.tsv`` from the early-trained model and its test pack."""
-    from fmagenre.models import load_model
+    from fmagenre.models.checkpoint import load_model
 
     model, info = load_model(checkpoint, device="cpu")
     x, ids, _ = _read_pack(test_pack)

@@ -14,11 +14,11 @@ import functools
 import json
 from dataclasses import asdict, dataclass
 
-import librosa
 import numpy as np
 import scipy.fft
 
 from fmagenre.data.audio import RESAMPLER
+from fmagenre.librosa_cache import librosa
 
 FEATURES = ("mfcc", "chroma", "tonnetz", "mel")
 # Storage dtypes (``features.dtype``). Every feature is stored in the units the packs and models

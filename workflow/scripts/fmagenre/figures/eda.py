@@ -11,7 +11,6 @@ import logging
 import math
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
@@ -22,6 +21,7 @@ from fmagenre.features.manifest import read_manifests, with_features
 from fmagenre.features.store import read_features
 from fmagenre.figures.common import plt, save_figure
 from fmagenre.io import read_tsv
+from fmagenre.librosa_cache import librosa
 
 log = logging.getLogger("fmagenre.figures.eda")
 

@@ -22,13 +22,14 @@ import functools
 import os
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pandas as pd
 import soxr
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from fmagenre.librosa_cache import librosa
 
 MODELS = ("MSD_musicnn", "MTT_musicnn")
 WEIGHTS_DIR = Path(__file__).resolve().parents[4] / "resources" / "musicnn"  # the checkout's

@@ -1,6 +1,4 @@
-"""Genre classifiers: architectures (zoo), training, metrics, checkpoints and prediction."""
+"""Genre classifiers: architectures (zoo), training, metrics, checkpoints and prediction.
 
-from fmagenre.models.checkpoint import denormalise, load_model, normalise, track_logits
-from fmagenre.models.zoo import build_model
-
-__all__ = ["build_model", "denormalise", "load_model", "normalise", "track_logits"]
+Nothing is imported here, so that light modules (``runs``) load without torch.
+"""

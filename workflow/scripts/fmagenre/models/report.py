@@ -1,9 +1,8 @@
 """What is reported about trained models: ``metrics.json`` of one training run and ``summary.tsv``.
 
-Seed replicates (docs/ARCHITECTURE.md): replicate 0 of model ``name`` is ``results/models/{name}/``
-(seed = the model's seed), replicate k >= 1 is ``results/models/{name}/replicates/{k}/`` (seed + k),
-with the same files. The summary has one row per model and replicate, and beside each row the mean
-and sample standard deviation of the headline metrics over that model's replicates.
+The summary has one row per model and seed replicate (the run folders of
+:mod:`fmagenre.models.runs`), and beside each row the mean and sample standard deviation of the
+headline metrics over that model's replicates.
 """
 
 from __future__ import annotations
@@ -17,29 +16,9 @@ import pandas as pd
 
 from fmagenre.io import read_tsv, write_tsv
 from fmagenre.models.metrics import classification_metrics, majority_vote, multilabel_metrics
+from fmagenre.models.runs import run_of
 
 log = logging.getLogger("fmagenre.models")
-
-REPLICATES_DIR = "replicates"
-
-
-def replicate_dir(models_dir: str, name: str, replicate: int) -> str:
-    """Folder of one training run of model ``name`` (the layout in the module docstring)."""
-    if replicate == 0:
-        return f"{models_dir}/{name}"
-    return f"{models_dir}/{name}/{REPLICATES_DIR}/{replicate}"
-
-
-def replicate_seed(seed: int, replicate: int) -> int:
-    return int(seed) + int(replicate)
-
-
-def run_of(path: str) -> tuple[str, int]:
-    """(model, replicate) of a file inside a run folder of :func:`replicate_dir`."""
-    folder = Path(path).parent
-    if folder.parent.name == REPLICATES_DIR and folder.name.isdigit():
-        return folder.parent.parent.name, int(folder.name)
-    return folder.name, 0
 
 
 def artist_ids(tracks_tsv: str | None, track_ids: np.ndarray) -> np.ndarray:

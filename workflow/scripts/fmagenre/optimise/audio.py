@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pandas as pd
 import scipy.ndimage
@@ -32,6 +31,7 @@ from fmagenre.data.audio import encode_mp3
 from fmagenre.data.pack import fit_frames
 from fmagenre.features.extract import FeatureParams, compute_features, stored_units
 from fmagenre.io import atomic_path, read_tsv, write_tsv
+from fmagenre.librosa_cache import librosa
 from fmagenre.models.margin import genre_margins, genre_probabilities
 from fmagenre.optimise.optimum import Optimum, read_optimum
 from fmagenre.optimise.spectra import band_slices, mel_power
@@ -298,7 +298,7 @@ def audio_roundtrip(
 ) -> None:
     """``roundtrip.tsv``: per genre and source (optimum | best_track), the re-extracted WAV's scores in
     margin units and the spectral convergence of its inversion."""
-    from fmagenre.models import load_model
+    from fmagenre.models.checkpoint import load_model
     from fmagenre.optimise.scores import model_logits
 
     model, info = load_model(checkpoint, device="cpu")
@@ -349,7 +349,7 @@ def start_roundtrip(
     length (a segment model's segment, a whole-clip model's clip): what the model scores of a loop.
     ``wav_dir``: each clip is also written there (:func:`start_wav`) for the judge (rule judge_audio).
     """
-    from fmagenre.models import load_model
+    from fmagenre.models.checkpoint import load_model
     from fmagenre.optimise.scores import model_logits
 
     model, info = load_model(checkpoint, device="cpu")

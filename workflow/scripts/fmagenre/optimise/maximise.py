@@ -282,7 +282,7 @@ def log_starts(
 def load_job(checkpoint: str, datasets: dict[str, str], genre: str, budget_mb: float | None):
     """The frozen model, its info, the target index of ``genre`` (slug) and the packs (in memory
     when they fit ``budget_mb``, else streamed)."""
-    from fmagenre.models import load_model
+    from fmagenre.models.checkpoint import load_model
 
     model, info = load_model(checkpoint, device="cpu")
     slugs = [genre_slug(title) for title in info["genres"]]
@@ -297,7 +297,7 @@ def training_space(params: OptimiseParams, x_train, info: dict, frames: int):
     """(space, lo, hi): the optimisation space and the training split's normalised per-band box
     bounds; the bounds take one pass over the split, the PCA space a bounded sample of its windows
     (so a streamed split costs one chunk of memory)."""
-    from fmagenre.models import normalise
+    from fmagenre.models.checkpoint import normalise
 
     def z_of(x: np.ndarray) -> np.ndarray:
         return normalise(torch.as_tensor(x), info).numpy()
@@ -323,7 +323,7 @@ def model_transforms(model, info: dict, frames: int, params: OptimiseParams) -> 
 def score_starts(model, info: dict, result: MaximiseResult, pack_frames: int, target: int):
     """Each final input in feature units, scored as a track (looped to the packed length, as the
     audio is) like track_scores.tsv: (inputs, logits, target margins)."""
-    from fmagenre.models import denormalise
+    from fmagenre.models.checkpoint import denormalise
 
     x_starts = denormalise(torch.as_tensor(result.inputs), info).numpy()
     logits = model_logits(model, info, np.stack([fit_frames(x, pack_frames) for x in x_starts]))
@@ -343,7 +343,7 @@ def optimise_genre(
 
     ``budget_mb``: ``training.memory_budget_mb`` (null: derived from the machine, see
     ``fmagenre.data.pack.memory_budget_mb``)."""
-    from fmagenre.models import normalise
+    from fmagenre.models.checkpoint import normalise
 
     torch.manual_seed(params.seed)
     model, info, target, packs = load_job(checkpoint, datasets, genre, budget_mb)

@@ -147,7 +147,7 @@ def transfer_scores(
     checkpoints: dict[str, str], optima: list[Optimum]
 ) -> dict[str, list[np.ndarray]]:
     """``{name: [logits [S, G] per optimum]}``: every optimum's starts scored as tracks by each model."""
-    from fmagenre.models import load_model
+    from fmagenre.models.checkpoint import load_model
 
     scored = {}
     for name, path in checkpoints.items():
@@ -286,7 +286,7 @@ def quality_table(
 ) -> None:
     """``quality.tsv`` of one model (see the module docstring); ``budget_mb`` as in
     :func:`fmagenre.data.pack.read_packs`; without ``judge`` no judge columns."""
-    from fmagenre.models import load_model, normalise
+    from fmagenre.models.checkpoint import load_model, normalise
 
     model, info = load_model(checkpoint, device="cpu")
     frames = int(info["input_shape"][1])

@@ -32,7 +32,7 @@ def model_logits(model, info, x: np.ndarray, embeddings: bool = False):
     With ``embeddings``: (logits, embeddings [N, D]), the embedding being the input of the model's
     last linear layer (its penultimate activations), the mean over a segment model's segments.
     """
-    from fmagenre.models import track_logits
+    from fmagenre.models.checkpoint import track_logits
 
     captured, hook = [], None
     if embeddings:
@@ -72,7 +72,7 @@ def score_tracks(
 
     The packs are read into memory when they fit ``budget_mb`` (``training.memory_budget_mb``),
     else scored ``SCORE_BATCH`` tracks at a time from disk."""
-    from fmagenre.models import load_model
+    from fmagenre.models.checkpoint import load_model
 
     model, info = load_model(checkpoint, device="cpu")
     tracks = read_tsv(tracks_tsv).set_index("track_id")

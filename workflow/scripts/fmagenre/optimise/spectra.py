@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import sys
 
-import librosa
 import numpy as np
 import scipy.fft
 from tqdm import tqdm
+
+from fmagenre.librosa_cache import librosa
 
 TEMPO_AC_FRAMES = 384  # librosa.feature.tempogram's default window: lags up to ~8.9 s at hop 512
 
