@@ -135,6 +135,23 @@ def test_pca_space_covers_the_variance_and_reaches_only_real_directions():
     torch.testing.assert_close(prior, 0.5 * draw.pow(2).mean(dim=1))
 
 
+def test_pca_encoding_is_least_squares_and_reproducible():
+    """The same starts encode to the same bits every call: an optimisation job reruns to the same
+    optimum. ``torch.linalg.lstsq`` differed between calls on identical inputs (stop 20)."""
+    rng = np.random.default_rng(3)
+    windows = (rng.standard_normal((300, 40)) @ rng.standard_normal((40, 64 * 100))).astype(
+        np.float32
+    )
+    space = PcaSpace(windows.reshape(300, 64, 100), 0.99, 1.0, *np.full((2, 64), [[-1e4], [1e4]]))
+    starts = windows[:6].reshape(6, 64, 100)
+    keep = np.zeros(6, dtype=bool)
+    first = space.encode(starts, keep)
+    assert all(torch.equal(first, space.encode(starts, keep)) for _ in range(5))
+    flat = torch.as_tensor(starts.reshape(6, -1)) - space.mean
+    lstsq = torch.linalg.lstsq(space.basis.double().T, flat.double().T).solution.T
+    torch.testing.assert_close(first.double(), lstsq, rtol=1e-4, atol=1e-4)
+
+
 def test_time_shift_is_circular_and_gain_adds_decibels():
     z = torch.arange(2 * C * T, dtype=torch.float32).reshape(2, C, T)
     shifted = transforms(max_shift=5)(z, torch.Generator().manual_seed(0))
