@@ -11,11 +11,16 @@ genre (1000 tracks, 1-7 tracks per artist, 5-year periods over 2008-2017). Repor
 false-positive rate at alpha 0.05 over null genres (goal 0.03-0.07), the power at the default
 planted drift (goal >= 0.8), the power curve over 0, 0.25, 0.5, 1, 1.5 SD and the coverage of the
 true slope by the 95 % CI (goal >= 0.9). Reported per family (what the default run's end-to-end
-assertion needs): over whole simulated datasets of 8 genres x 7 measures with the default planted
-drift in one descriptor of each of 4 genres, Benjamini-Hochberg over the 56 tests as the pipeline
+assertion needs): over whole simulated datasets of 8 genres x 8 measures with the default planted
+drift in one descriptor of each of 4 genres, Benjamini-Hochberg over the 64 tests as the pipeline
 does, the share of datasets in which every planted test is called and nothing else is, per tracks
-per genre (the 52 unplanted tests' p-values drawn uniform, as the per-test calibration finds them). Writes its numbers into results/bench.json and draws
-results/figures/bench/evolution_calibration.png.
+per genre (the 60 unplanted tests' p-values drawn uniform, as the per-test calibration finds them).
+And the model-based ``projection`` test (:mod:`fmagenre.evolution.axis`) on simulated fold-model
+embeddings (:func:`simulate_fold_embeddings`: artist effects, artist-grouped folds, each fold model
+its own basis and its own shift of its held-out fold): its false-positive rate refitting the axes
+under every permutation, as the pipeline does, beside a permutation that holds the positions fixed,
+and its power at a planted drift along one embedding direction. Writes its numbers into
+results/bench.json and draws results/figures/bench/evolution_calibration.png.
 Run: ``.venv/bin/python bench/bench_evolution.py``. Last line: one JSON object (bench/run_all.py).
 """
 
@@ -33,8 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from fmagenre.data.synth import _PLANTED, DRIFT_SD, YEARS  # noqa: E402
+from fmagenre.evolution.axis import axis_positions  # noqa: E402
 from fmagenre.evolution.cells import cell_table, eligible_tracks, period_bins  # noqa: E402
 from fmagenre.evolution.stats import trend_test, verdicts  # noqa: E402
+from fmagenre.evolution.tables import MEASURES  # noqa: E402
 from fmagenre.figures.common import plt, save_figure  # noqa: E402
 from fmagenre.io import write_json  # noqa: E402
 
@@ -62,10 +69,12 @@ SIZES = {
     },
 }
 MIN_TRACKS, MIN_ARTISTS, N_PERM, N_BOOT, ALPHA = 8, 3, 999, 1000, 0.05
-# The family: the default data's 8 genres x 7 measures (evolution/tables.py MEASURES), 4 planted.
-FAMILY_GENRES, FAMILY_MEASURES, FAMILY_PLANTED = 8, 7, len(_PLANTED)
+# The family: the default data's 8 genres x its measures (evolution/tables.py MEASURES), 4 planted.
+FAMILY_GENRES, FAMILY_MEASURES, FAMILY_PLANTED = 8, len(MEASURES), len(_PLANTED)
 FAMILY_TRACKS = [64, 128, 192]  # tracks per genre generated (FOLLOWED of them followed)
 FAMILY_DATASETS, FAMILY_PERM, FAMILY_BOOT = 100, 9999, 100  # the schema's default permutations
+# projection: null genres per variant, permutations, planted drifts (embedding SD across the years)
+PROJECTION_GENRES, PROJECTION_PERM, PROJECTION_DRIFTS = 500, 199, [0.0, 1.5, 3.0]
 
 
 def simulate_genre(rng: np.random.Generator, size: dict, effect_sd: float) -> pd.DataFrame:
@@ -101,7 +110,7 @@ def run_family(rng: np.random.Generator) -> dict:
 
     The planted tests run the pipeline's test; the other tests' p-values are drawn uniform (floored
     at the permutation test's smallest two-sided p), which is what the per-test calibration above
-    measures them to be, and 13x cheaper than simulating 52 null genres per dataset.
+    measures them to be, and far cheaper than simulating every null test of a dataset.
     """
     floor = 2 / (FAMILY_PERM + 1)
     n_null = FAMILY_GENRES * FAMILY_MEASURES - FAMILY_PLANTED
@@ -126,6 +135,71 @@ def run_family(rng: np.random.Generator) -> dict:
             "all_verdicts_right": float(np.mean(right)),
             "planted_found": float(np.mean(planted_found)),
         }
+    return out
+
+
+def simulate_fold_embeddings(rng, n_artists=110, drift=0.0, dims=16, models=3):
+    """(embeddings [models, n, dims], fold, year, artist) of one genre's tracks: 1-2 tracks per
+    artist, artist effects, artist-grouped folds; each fold model embeds in its own basis and
+    shifts its own held-out fold (in- and out-of-sample embeddings differ), and the sound drifts by
+    ``drift`` SD along one direction across the 12 years."""
+    artist = np.repeat(np.arange(n_artists), rng.integers(1, 3, n_artists))
+    fold = rng.integers(0, 3, n_artists)[artist]
+    year = rng.integers(YEARS[0], YEARS[1] + 1, n_artists).astype(float)[artist]
+    direction = rng.normal(size=dims)
+    direction /= np.linalg.norm(direction)
+    middle, span = (YEARS[0] + YEARS[1]) / 2, YEARS[1] - YEARS[0]
+    sound = (
+        rng.normal(size=(n_artists, dims))[artist]
+        + 0.7 * rng.normal(size=(len(artist), dims))
+        + drift * np.outer((year - middle) / span, direction)
+    )
+    embeddings = np.stack(
+        [
+            sound @ rng.normal(size=(dims, dims))
+            + 2.0 * (fold == k)[:, None] * rng.normal(size=dims)
+            for k in range(models)
+        ]
+    )
+    return embeddings, fold, year, artist
+
+
+def projection_trend(rng, embeddings, fold, year, artist, refit=True, n_perm=PROJECTION_PERM):
+    """The pipeline's projection test (``refit=False``: positions held fixed under permutation)."""
+    fit = np.ones(len(fold), dtype=bool)
+
+    def positions(years, weights=None):
+        return axis_positions(embeddings, fold, years, fit, weights)
+
+    return trend_test(
+        positions(year)[0],
+        year,
+        artist,
+        strata=fold,
+        refit=positions if refit else None,
+        alternative="greater",
+        n_perm=n_perm,
+        n_boot=200,
+        rng=rng,
+    )
+
+
+def run_projection(rng: np.random.Generator) -> dict:
+    """Rejection rate of the projection test per planted drift, refitted and held fixed."""
+    out = {}
+    for drift in PROJECTION_DRIFTS:
+        for refit in (True, False):
+            if drift and not refit:
+                continue  # power is the refitted test's only
+            p = [
+                projection_trend(rng, *simulate_fold_embeddings(rng, drift=drift), refit=refit)[
+                    "p_value"
+                ]
+                for _ in range(PROJECTION_GENRES)
+            ]
+            key = f"rejection_{'refitted' if refit else 'positions_fixed'}_drift_{drift:g}"
+            out[key] = float(np.mean(np.array(p) < ALPHA))
+    out["n_genres"] = PROJECTION_GENRES
     return out
 
 
@@ -199,6 +273,13 @@ def main() -> int:
     rng = np.random.default_rng(0)
     results = {name: run_size(rng, size) for name, size in SIZES.items()}
     family = run_family(rng)
+    projection = run_projection(rng)
+    print(
+        f"projection: FPR refitted {projection['rejection_refitted_drift_0']:.3f}, positions "
+        f"fixed {projection['rejection_positions_fixed_drift_0']:.3f} (goal 0.03-0.07); power "
+        f"{projection['rejection_refitted_drift_1.5']:.3f} at 1.5 SD, "
+        f"{projection['rejection_refitted_drift_3']:.3f} at 3 SD"
+    )
     for tracks, result in family.items():
         print(
             f"family, {tracks} tracks per genre: every verdict right in "
@@ -215,6 +296,7 @@ def main() -> int:
     summary = {
         **results,
         "family": family,
+        "projection": projection,
         "artist_variance_share": CENTROID_ARTIST_SHARE,
         "followed_share": FOLLOWED,
         "alpha": ALPHA,

@@ -380,6 +380,7 @@ FOLDS = int(EVOLUTION["folds"])
 EVOLUTION_MEASURES = [
     "margin",
     "displacement",
+    "projection",
     "spectral_centroid_hz",
     "tempo_bpm",
     "onset_rate_hz",
@@ -390,7 +391,7 @@ EVOLUTION_MEASURES = [
     if EVOLUTION["judge_era"] and JUDGE["model"] == "MSD_musicnn"
     else []
 )
-# What the tables use, so that e.g. changing the folds reruns no table of a held-out run.
+# What the tables use, and only that (folds: the artist groups of a held-out run's projection axes).
 TABLE_PARAMS = {
     key: EVOLUTION[key]
     for key in (
@@ -400,6 +401,7 @@ TABLE_PARAMS = {
         "bootstrap",
         "permutations",
         "seed",
+        "folds",
     )
 } | {"measures": EVOLUTION_MEASURES}
 

@@ -18,11 +18,11 @@ from fmagenre.models.zoo import build_model
 from fmagenre.optimise.scores import model_logits
 
 
-def checkpoint(tmp_path, name, feature_set, frames, packs, **model):
+def checkpoint(tmp_path, name, feature_set, frames, packs, seed=0, **model):
     model_spec = spec(name, features=feature_set, **model)
     training = read_pack(packs["training"], in_memory=False)
     mean, std, channels = training["mean"], training["std"], training["x"].shape[1]
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     net = build_model(model_spec, channels, frames, len(GENRES))
     path = tmp_path / f"{name}.pt"
     save_checkpoint(
@@ -69,6 +69,7 @@ def test_embedding_is_the_last_layers_input_and_logits_match_track_logits(
 def test_track_scores_name_the_model_that_scored_each_track(tmp_path):
     packs = write_packs(tmp_path, frames=300)  # validation ids 100.., test ids 200..
     path = checkpoint(tmp_path, "m", "mfcc", 300, packs)
+    other = checkpoint(tmp_path, "m2", "mfcc", 300, packs, seed=1)  # a second fold model
     ids = list(range(100, 116)) + list(range(200, 216))
     genre = [GENRES[i % 4] for i in range(16)] * 2
     followed = pd.DataFrame(
@@ -84,16 +85,17 @@ def test_track_scores_name_the_model_that_scored_each_track(tmp_path):
     followed = followed[followed["track_id"] != 205]  # not followed (e.g. no release year)
     write_tsv(tmp_path / "followed.tsv", followed)
     score_tracks(
-        [(path, packs["validation"], 0), (path, packs["test"], 1)],
+        [(other, packs["validation"], 0), (path, packs["test"], 1)],
         str(tmp_path / "followed.tsv"),
         str(tmp_path / "scores.tsv"),
         str(tmp_path / "embeddings.h5"),
     )
     scores = read_tsv(tmp_path / "scores.tsv")
     assert list(scores["track_id"]) == sorted(followed["track_id"])
+    first = scores["track_id"] < 200
+    assert set(scores.loc[first, "fold"]) == {0} and (scores.loc[first, "scored_by"] == other).all()
     assert (
-        set(scores.loc[scores["track_id"] < 200, "fold"]) == {0}
-        and (scores["scored_by"] == path).all()
+        set(scores.loc[~first, "fold"]) == {1} and (scores.loc[~first, "scored_by"] == path).all()
     )
     margins = scores[[f"margin_{g}" for g in GENRES]]
     own = [GENRES.index(g) for g in scores["genre"]]
@@ -105,7 +107,11 @@ def test_track_scores_name_the_model_that_scored_each_track(tmp_path):
     logits = model_logits(model, info, x)
     row = scores.set_index("track_id").loc[203]
     assert row["margin_Hip-Hop"] == pytest.approx(genre_margins(logits)[3, 2], abs=1e-6)
-    ids, embedding = read_embeddings(str(tmp_path / "embeddings.h5"))
-    assert list(ids) == list(scores["track_id"])
-    _, expected = model_logits(model, info, x, embeddings=True)
-    assert embedding[list(ids).index(203)] == pytest.approx(expected[3], abs=1e-5)
+    ids, by_model, models = read_embeddings(str(tmp_path / "embeddings.h5"))
+    assert list(ids) == list(scores["track_id"]) and models == [other, path]
+    # every model embeds every followed track: the test pack by both, in the models' order
+    row = list(ids).index(203)
+    for embedded, checkpoint_path in zip(by_model, models):
+        _, expected = model_logits(*load_model(checkpoint_path), x, embeddings=True)
+        assert embedded[row] == pytest.approx(expected[3], abs=1e-5)
+    assert not np.allclose(by_model[0], by_model[1])

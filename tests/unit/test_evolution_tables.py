@@ -94,12 +94,27 @@ def test_displacement_leaves_the_track_and_its_artist_out_of_its_own_reference()
     )
     embedding = np.array([[0.0, 0.0], [0.0, 0.0], [2.0, 0.0], [4.0, 0.0], [10.0, 0.0]])
     cells = pd.DataFrame({"genre": "A", "period_start": [2006, 2009], "eligible": [True, True]})
-    out = displacement(embedding, tracks, cells)
+    out = displacement(embedding[None], np.zeros(5, dtype=int), tracks, cells)
     # artist 1 against artists 2 and 3 (centroid 3); artist 2 against 1, 1, 3 (centroid 4/3)
     assert out[0] == pytest.approx(3.0) and out[2] == pytest.approx(2 - 4 / 3)
     assert out[4] == pytest.approx(
         10 - 6 / 4
     )  # later periods: the whole earliest period's centroid
+
+
+def test_displacement_measures_each_track_in_the_embedding_of_the_model_that_scored_it():
+    tracks = pd.DataFrame(
+        {"genre": "A", "artist_id": [1, 2, 3, 4], "period_start": [2006.0, 2006.0, 2009.0, 2009.0]}
+    )
+    cells = pd.DataFrame({"genre": "A", "period_start": [2006, 2009], "eligible": [True, True]})
+    first = np.array([[0.0], [2.0], [5.0], [7.0]])
+    second = 100 * first + 50  # another network: another offset and scale
+    group = np.array([0, 1, 0, 1])
+    out = displacement(np.stack([first, second]), group, tracks, cells)
+    # track 3 (model 0) against model 0's early centroid 1; track 4 (model 1) against model 1's 150
+    assert out[2] == pytest.approx(4.0) and out[3] == pytest.approx(750 - 150)
+    # an early track against the other early artist, in its own model's embedding
+    assert out[0] == pytest.approx(2.0) and out[1] == pytest.approx(200.0)
 
 
 def test_trends_find_the_planted_genre_and_spare_the_control():

@@ -50,18 +50,27 @@ def score_tracks(
 
     ``sources``: (checkpoint, pack, fold) triples: each checkpoint scores exactly the tracks of its
     pack (a fold model its fold's test pack; with fold -1 the model itself its held-out packs).
-    ``scored_by`` names the checkpoint that scored each track.
+    ``scored_by`` names the checkpoint that scored each track. Every checkpoint also embeds every
+    followed track (``by_model``), so that a fold's axis (:mod:`fmagenre.evolution.axis`) can be
+    fitted on the other folds' tracks in that fold model's own embedding.
     """
     from fmagenre.models.checkpoint import load_model
 
     followed = read_tsv(followed_tsv).set_index("track_id")
-    frames, embeddings, genres = [], [], None
+    checkpoints = list(dict.fromkeys(source[0] for source in sources))
+    models = {path: load_model(path, device="cpu") for path in checkpoints}
+    frames, by_model, genres = [], [], None
     for checkpoint, pack, fold in sources:
-        model, info = load_model(checkpoint, device="cpu")
+        model, info = models[checkpoint]
         genres = info["genres"]
         x, ids, _ = _read_pack(pack)
         keep = np.isin(ids, followed.index)
-        logits, embedding = model_logits(model, info, x[keep], embeddings=True)
+        x = x[keep]
+        embedded = {}
+        for path, (other, other_info) in models.items():
+            logits_of, embedded[path] = model_logits(other, other_info, x, embeddings=True)
+            if path == checkpoint:
+                logits = logits_of
         margins, probabilities = genre_margins(logits), genre_probabilities(logits)
         meta = followed.loc[ids[keep]]
         own = np.array([genres.index(g) for g in meta["genre"]])
@@ -89,8 +98,10 @@ def score_tracks(
             axis=1,
         )
         frames.append(frame)
-        embeddings.append(embedding)
-        log.info("%s scored %d tracks", checkpoint, len(frame))
+        by_model.append(np.stack([embedded[path] for path in checkpoints]))
+        log.info(
+            "%s scored %d tracks, %d models embedded them", checkpoint, len(frame), len(models)
+        )
     table = pd.concat(frames, ignore_index=True)
     if table["track_id"].duplicated().any():
         raise ValueError("a track was scored by two models; fix: each pack must hold one fold only")
@@ -98,7 +109,11 @@ def score_tracks(
     table = table.iloc[order].reset_index(drop=True)
     write_tsv(scores_out, table)
     write_embeddings(
-        embeddings_out, table["track_id"].to_numpy(), np.concatenate(embeddings)[order], genres
+        embeddings_out,
+        table["track_id"].to_numpy(),
+        np.concatenate(by_model, axis=1)[:, order],
+        checkpoints,
+        genres,
     )
     return table
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import gammaln
-from scipy.stats import false_discovery_control, permutation_test
+from scipy.stats import false_discovery_control, norm, permutation_test
 
 ALPHA = 0.05
 VERDICTS = ("rising", "falling", "no evidence")
@@ -118,20 +118,31 @@ def artist_means(values, years, artists) -> tuple[np.ndarray, np.ndarray]:
     return year, value
 
 
-def _slope(x, y, axis=-1):
-    xc = x - x.mean(axis=axis, keepdims=True)
-    yc = y - y.mean(axis=axis, keepdims=True)
+def _weighted_slopes(x, y, weights, strata):
+    """OLS slope of y on x with stratum fixed effects, for each row of ``weights`` [B, n] (x, y: [n]
+    or [B, n]; ``strata`` [n] codes 0..S-1); NaN where x has no spread within the strata."""
+    onehot = np.eye(int(strata.max()) + 1)[strata]  # [n, S]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (xc * yc).sum(axis=axis) / (xc * xc).sum(axis=axis)
-
-
-def _weighted_slopes(x, y, weights):
-    """OLS slope of y on x for each row of ``weights`` [B, n] (NaN where x has no spread)."""
-    total = weights.sum(axis=1, keepdims=True)
-    mx = (weights * x).sum(axis=1, keepdims=True) / total
-    my = (weights * y).sum(axis=1, keepdims=True) / total
-    with np.errstate(invalid="ignore", divide="ignore"):
+        total = weights @ onehot  # [B, S]
+        mx = ((weights * x) @ onehot / total)[:, strata]
+        my = ((weights * y) @ onehot / total)[:, strata]
         return (weights * (x - mx) * (y - my)).sum(axis=1) / (weights * (x - mx) ** 2).sum(axis=1)
+
+
+def _bca_levels(boot: np.ndarray, jackknife: np.ndarray, estimate: float, levels: np.ndarray):
+    """Quantile levels of the BCa interval (Efron 1987) from bootstrap and leave-one-artist-out
+    (jackknife) replicates: for a statistic whose resamples are biased relative to the estimate
+    and whose spread changes with its value."""
+    finite = boot[np.isfinite(boot)]
+    below = np.clip(
+        np.mean(finite < estimate), 1 / (len(finite) + 1), len(finite) / (len(finite) + 1)
+    )
+    z0 = norm.ppf(below)
+    spread = jackknife[np.isfinite(jackknife)].mean() - jackknife[np.isfinite(jackknife)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accel = np.nan_to_num((spread**3).sum() / (6 * ((spread**2).sum()) ** 1.5))
+    z = norm.ppf(levels)
+    return norm.cdf(z0 + (z0 + z) / (1 - accel * (z0 + z)))
 
 
 def trend_test(
@@ -139,6 +150,9 @@ def trend_test(
     years,
     artists,
     *,
+    strata=None,
+    refit=None,
+    alternative: str = "two-sided",
     n_perm: int = 999,
     n_boot: int = 1000,
     rng: np.random.Generator | None = None,
@@ -151,8 +165,18 @@ def trend_test(
     the years between artists (no time effect <=> the artist's year is exchangeable); the CI
     resamples artists. Returns slope_per_decade, ci_low, ci_high, p_value, n_artists; NaN where the
     artists span fewer than two distinct years.
+
+    ``strata`` (per track, constant within an artist, e.g. the fold model that scored it): the slope
+    is fitted within strata, so that a stratum's offset cannot pose as a trend. ``refit``: for a
+    measure fitted on the years themselves (:mod:`fmagenre.evolution.axis`), a function from a
+    batch of per-track year vectors [B, n] and track weights [B, n] (None: once each) to the values
+    [B, n]; it is rerun under every permutation, so that the test stays exact, and on every
+    bootstrap resample (weights: the resample's multiplicities), so that the CI holds the fit's
+    spread; that CI is the BCa interval (:func:`_bca_levels`).
+    ``alternative``: as ``scipy.stats.permutation_test`` ("greater": only a rising slope counts).
     """
     rng = rng or np.random.default_rng(0)
+    codes, k = _codes(artists)
     x, y = artist_means(values, years, artists)
     out = {
         "slope_per_decade": np.nan,
@@ -163,17 +187,44 @@ def trend_test(
     }
     if len(np.unique(x)) < 2:
         return out
+    stratum = np.zeros(k, dtype=np.int64)
+    if strata is not None:
+        stratum[codes] = _codes(strata)[0]
+    counts = np.bincount(codes, minlength=k)
+
+    def refitted_means(track_years, track_weights=None):
+        """Artist means [B, k] of the values refitted on per-track years (and weights)."""
+        fitted = refit(track_years, track_weights)
+        return np.stack([np.bincount(codes, row, k) for row in fitted]) / counts
+
+    def slope(x_batch, axis=-1):
+        batch = np.atleast_2d(x_batch)
+        y_batch = y if refit is None else refitted_means(batch[:, codes])
+        return _weighted_slopes(batch, y_batch, np.ones_like(batch), stratum).reshape(
+            np.shape(x_batch)[:-1]
+        )
+
     result = permutation_test(
-        (x, y),
-        _slope,
+        (x,),
+        slope,
         permutation_type="pairings",
         vectorized=True,
         n_resamples=n_perm,
-        alternative="two-sided",
+        alternative=alternative,
+        batch=None if refit is None else max(1, int(2e7 // max(len(codes), 1))),
         rng=rng,
     )
-    boot = _weighted_slopes(x, y, cluster_counts(len(x), n_boot, rng).astype(np.float64))
-    low, high = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2])
+    draws = cluster_counts(len(x), n_boot, rng).astype(np.float64)
+    # a refitted measure is refitted on each resample too, so that its CI holds the fit's spread
+    y_boot = y if refit is None else refitted_means(x[codes][None], draws[:, codes])
+    boot = _weighted_slopes(x, y_boot, draws, stratum)
+    levels = np.array([alpha / 2, 1 - alpha / 2])
+    if refit is not None:  # resampled artists make noisier axes, so the resampled slopes shrink
+        leave_out = 1.0 - np.eye(len(x))
+        y_jack = refitted_means(x[codes][None], leave_out[:, codes])
+        jackknife = _weighted_slopes(x, y_jack, leave_out, stratum)
+        levels = _bca_levels(boot, jackknife, float(result.statistic), levels)
+    low, high = np.nanquantile(boot, levels)
     out.update(
         slope_per_decade=10 * float(result.statistic),
         ci_low=10 * float(low),

@@ -13,8 +13,10 @@ import logging
 import numpy as np
 import pandas as pd
 
+from fmagenre.evolution.axis import axis_positions, group_embedding
 from fmagenre.evolution.cells import cell_table, eligible_tracks, period_bins
 from fmagenre.evolution.embeddings import read_embeddings
+from fmagenre.evolution.folds import assign_folds
 from fmagenre.evolution.measures import DESCRIPTORS
 from fmagenre.evolution.stats import best_corrected, cluster_bootstrap, trend_test, verdicts
 from fmagenre.io import read_tsv, write_tsv
@@ -22,7 +24,7 @@ from fmagenre.judge.era import decade_estimate
 
 log = logging.getLogger(__name__)
 
-MODEL_MEASURES = ["margin", "displacement"]
+MODEL_MEASURES = ["margin", "displacement", "projection"]
 # The musicnn judge's decade estimate (``fmagenre.judge.era``): which era a track *sounds* like to a
 # tagger trained on real music; needs the MSD_musicnn tags (the MTT model has no decade tags).
 JUDGE_MEASURES = ["judge_era"]
@@ -57,25 +59,54 @@ TREND_COLUMNS = [
 ]
 
 
-def displacement(embedding: np.ndarray, tracks: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
-    """Distance of each track's embedding to its genre's earliest eligible period's centroid.
+def displacement(
+    by_model: np.ndarray, group: np.ndarray, tracks: pd.DataFrame, cells: pd.DataFrame
+) -> np.ndarray:
+    """Distance of each track's embedding to its genre's earliest eligible period's centroid, both
+    in the embedding of the model that scored the track (:func:`group_embedding`: distances between
+    two networks' embeddings mean nothing).
 
     Tracks of that period are measured against the centroid of the period's *other* artists, so that
     a track (and its artist's effect) is never part of its own reference. NaN for genres without an
     eligible period.
     """
     out = np.full(len(tracks), np.nan)
+    artists = tracks["artist_id"].to_numpy()
     for genre, mine in cells[cells["eligible"]].groupby("genre"):
         first = mine["period_start"].min()
         in_genre = (tracks["genre"] == genre).to_numpy()
         reference = in_genre & (tracks["period_start"] == first).to_numpy()
-        centroid = embedding[reference].mean(axis=0)
-        out[in_genre] = np.linalg.norm(embedding[in_genre] - centroid, axis=1)
-        artists = tracks["artist_id"].to_numpy()
-        for artist in np.unique(artists[reference]):
-            own = reference & (artists == artist)
-            others = reference & (artists != artist)
-            out[own] = np.linalg.norm(embedding[own] - embedding[others].mean(axis=0), axis=1)
+        for k in np.unique(group[in_genre]):
+            embedding = group_embedding(by_model, k)
+            scored = in_genre & (group == k)
+            centroid = embedding[reference].mean(axis=0)
+            out[scored] = np.linalg.norm(embedding[scored] - centroid, axis=1)
+            for artist in np.unique(artists[reference & scored]):
+                own = reference & scored & (artists == artist)
+                others = reference & (artists != artist)
+                out[own] = np.linalg.norm(embedding[own] - embedding[others].mean(axis=0), axis=1)
+    return out
+
+
+def axis_groups(scores: pd.DataFrame, models: list[str], folds: int, seed: int) -> np.ndarray:
+    """Per track, the index into ``models`` of the model that scored it, which is also its axis
+    group; with a single model (``evolution.scores: heldout``) artist-grouped groups
+    (:func:`fmagenre.evolution.folds.assign_folds`), all in that model's embedding."""
+    if len(models) > 1:
+        return scores["scored_by"].map({m: i for i, m in enumerate(models)}).to_numpy()
+    return assign_folds(scores["genre"], scores["artist_id"], folds, seed)
+
+
+def projection(
+    by_model: np.ndarray, group: np.ndarray, tracks: pd.DataFrame, fit: np.ndarray
+) -> np.ndarray:
+    """Every track's position on its genre's early-to-late axis (:func:`axis_positions`), the axes
+    fitted on the ``fit`` tracks (those of eligible cells) of the other groups."""
+    out = np.full(len(tracks), np.nan)
+    years = tracks["year"].to_numpy(dtype=np.float64)
+    for genre in tracks["genre"].unique():
+        mine = (tracks["genre"] == genre).to_numpy()
+        out[mine] = axis_positions(by_model[:, mine], group[mine], years[mine], fit[mine])[0]
     return out
 
 
@@ -147,16 +178,36 @@ def trends_table(
     n_boot: int,
     rng: np.random.Generator,
     measures: list[str] = MEASURES,
+    by_model: np.ndarray | None = None,
+    group: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per genre and measure over the genre's eligible cells; BH over the whole table."""
+    """One row per genre and measure over the genre's eligible cells; BH over the whole table.
+
+    The model measures are fitted within the groups of ``group`` (the model that scored each track:
+    two fold models' embeddings differ in offset and scale). ``projection`` refits its axes (from
+    ``by_model``) under every permutation and is tested one-sided: by construction a drift in one
+    direction moves held-out tracks *along* the axis, so only "rising" is evidence of a drift.
+    """
     keep = eligible_tracks(tracks, cells)
     n_periods = cells[cells["eligible"]].groupby("genre").size()
     rows = []
     for genre in sorted(tracks["genre"].unique()):
-        mine = tracks[keep & (tracks["genre"] == genre).to_numpy()]
+        in_genre = keep & (tracks["genre"] == genre).to_numpy()
+        mine = tracks[in_genre]
         for measure in measures:
             values = mine[measure].to_numpy()
             finite = np.isfinite(values)
+            options = {}
+            if measure in MODEL_MEASURES and group is not None:
+                options["strata"] = group[in_genre][finite]
+            if measure == "projection":
+                embedded, fitted = by_model[:, in_genre][:, finite], options["strata"]
+                options.update(
+                    refit=lambda years, weights, e=embedded, g=fitted: axis_positions(
+                        e, g, years, np.ones(len(g), dtype=bool), weights
+                    ),
+                    alternative="greater",
+                )
             result = trend_test(
                 values[finite],
                 mine["year"].to_numpy()[finite],
@@ -164,6 +215,7 @@ def trends_table(
                 n_perm=n_perm,
                 n_boot=n_boot,
                 rng=rng,
+                **options,
             )
             if int(n_periods.get(genre, 0)) < 2:  # one period cannot show a change over periods
                 result.update(
@@ -205,7 +257,7 @@ def evolution_tables(
     if unknown:
         raise ValueError(f"unknown evolution measures {unknown}; fix: use some of {MEASURES}")
     scores = read_tsv(scores_tsv)
-    ids, embedding = read_embeddings(embeddings_h5)
+    ids, by_model, models = read_embeddings(embeddings_h5)
     if not np.array_equal(ids, scores["track_id"].to_numpy()):
         raise ValueError(
             f"{embeddings_h5} and {scores_tsv} list different tracks; fix: rerun evolution_scores"
@@ -222,11 +274,13 @@ def evolution_tables(
         tracks["judge_era"] = judge_era(judge_tsv, tracks["track_id"])
     tracks = tracks.join(period_bins(tracks["year"].astype(float), int(params["period_years"])))
     cells = cell_table(tracks, int(params["min_tracks"]), int(params["min_artists"]))
-    tracks["displacement"] = displacement(embedding, tracks, cells)
+    group = axis_groups(scores, models, int(params["folds"]), int(params["seed"]))
+    tracks["displacement"] = displacement(by_model, group, tracks, cells)
+    tracks["projection"] = projection(by_model, group, tracks, eligible_tracks(tracks, cells))
     rng = np.random.default_rng(int(params["seed"]))
     n_boot, n_perm = int(params["bootstrap"]), int(params["permutations"])
     periods = periods_table(tracks, cells, n_boot, rng, optimum_margins(gap_tsvs), measures)
-    trends = trends_table(tracks, cells, n_perm, n_boot, rng, measures)
+    trends = trends_table(tracks, cells, n_perm, n_boot, rng, measures, by_model, group)
     write_tsv(periods_out, periods)
     write_tsv(trends_out, trends)
     for row in trends[trends["verdict"] != "no evidence"].itertuples():

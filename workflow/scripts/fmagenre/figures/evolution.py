@@ -13,6 +13,7 @@ from fmagenre.io import read_tsv
 UNITS = {
     "margin": "own-genre margin (log-odds)",
     "displacement": "embedding distance to earliest period",
+    "projection": "position on early-to-late axis (SD)",
     "spectral_centroid_hz": "spectral centroid (Hz)",
     "tempo_bpm": "tempo (BPM)",
     "onset_rate_hz": "onset rate (1/s)",
