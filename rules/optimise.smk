@@ -12,6 +12,7 @@ MAXIMISE = {
         "space",
         "pca_variance",
         "prior",
+        "box",
         "l2",
         "tv",
         "band_shift",

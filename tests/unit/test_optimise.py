@@ -135,6 +135,34 @@ def test_pca_space_covers_the_variance_and_reaches_only_real_directions():
     torch.testing.assert_close(prior, 0.5 * draw.pow(2).mean(dim=1))
 
 
+def test_pca_box_barrier_is_the_excess_beyond_the_shrunk_box():
+    rng = np.random.default_rng(3)
+    windows = rng.standard_normal((100, C, T)).astype(np.float32)
+    lo, hi = np.full(C, -2.0, np.float32), np.full(C, 2.0, np.float32)
+    space = PcaSpace(windows, 0.99, 0.0, lo, hi, box_weight=10.0)
+    inside = space.encode(0.5 * windows[:1], np.zeros(1, dtype=bool))  # mostly inside +-1.92
+    raw = space.unclipped(inside)
+    expected = 10.0 * (torch.relu(raw - 1.92) + torch.relu(-1.92 - raw)).pow(2).mean()
+    box = space.penalties(inside, space.decode(inside))["box"]
+    torch.testing.assert_close(box[0], expected)
+    far = space.encode(5 * windows[:1], np.zeros(1, dtype=bool))
+    assert space.penalties(far, space.decode(far))["box"][0] > 10 * max(float(box[0]), 1e-3)
+
+
+def test_pca_box_barrier_keeps_the_optimum_off_the_bounds(trained):
+    model, z = trained
+    lo, hi = box_of(z)
+    chosen = params(steps=60, lr=0.5, prior=0.0, space="pca")
+    fractions = {}
+    for weight in (0.0, 1000.0):
+        space = PcaSpace(z, 0.95, 0.0, lo, hi, box_weight=weight)
+        start = space.encode(z[:1], np.zeros(1, dtype=bool))
+        result = maximise(model, 0, space, start, transforms(0), chosen)
+        fractions[weight] = float(clamp_fraction(result.inputs, lo, hi)[0])
+    # without the barrier the optimiser drives cells onto the bounds; with it they stay off
+    assert fractions[0.0] > 0.05 and fractions[1000.0] < fractions[0.0] / 5, fractions
+
+
 def test_pca_encoding_is_least_squares_and_reproducible():
     """The same starts encode to the same bits every call: an optimisation job reruns to the same
     optimum. ``torch.linalg.lstsq`` differed between calls on identical inputs (stop 20)."""

@@ -52,6 +52,7 @@ class OptimiseParams:
     space: str
     pca_variance: float
     prior: float
+    box: float
     l2: float
     tv: float
     band_shift: int
@@ -202,7 +203,7 @@ def build_space(params: OptimiseParams, x_train, normalise, frames: int, lo, hi)
     if params.space == "pixel":
         return PixelSpace(lo, hi, params.l2, params.tv)
     windows = normalise(sample_windows(x_train, frames, PCA_MAX_SAMPLES, params.seed))
-    return PcaSpace(windows, params.pca_variance, params.prior, lo, hi, params.seed)
+    return PcaSpace(windows, params.pca_variance, params.prior, lo, hi, params.seed, params.box)
 
 
 @dataclass

@@ -6,7 +6,8 @@
 - ``pca``: the variable is the whitened coefficient vector c over the k principal components of the
   training inputs that cover ``pca_variance`` of their variance (``torch.pca_lowrank``), decoded as
   ``mean + V diag(sigma) c`` and clipped to the training box; the penalty ``prior`` is the Gaussian
-  prior's negative log-density per coefficient, 0.5 mean(c^2). Every input it can reach is a
+  prior's negative log-density per coefficient, 0.5 mean(c^2), and ``box`` a soft barrier on the
+  decoded input's excess beyond the slightly shrunk box. Every input it can reach is a
   combination of the directions real training inputs vary in.
 """
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 SPACES = ("pixel", "pca")
 PCA_MAX_SAMPLES = 1024  # training windows used to fit the components (CPU: ~N * D * q)
 PCA_MAX_COMPONENTS = 512
+BOX_MARGIN = 0.02  # the box penalty starts this share of a band's range inside each bound
 
 
 def total_variation(z: torch.Tensor) -> torch.Tensor:
@@ -71,6 +73,7 @@ class PcaSpace:
         lo: np.ndarray,
         hi: np.ndarray,
         seed: int = 0,
+        box_weight: float = 0.0,
     ):
         """``windows`` [N, C, T]: normalised training inputs of the model's input shape."""
         flat = torch.as_tensor(windows.reshape(len(windows), -1), dtype=torch.float32)
@@ -96,7 +99,9 @@ class PcaSpace:
         self.basis = (v[:, :k] * (explained[:k].sqrt())[None, :]).T.contiguous()  # [k, D]
         self.lo = torch.as_tensor(lo, dtype=torch.float32)[None, :, None]
         self.hi = torch.as_tensor(hi, dtype=torch.float32)[None, :, None]
-        self.prior = prior
+        self.prior, self.box_weight = prior, box_weight
+        margin = BOX_MARGIN * (self.hi - self.lo)
+        self.inner_lo, self.inner_hi = self.lo + margin, self.hi - margin
         log.info(
             "pca: %d components cover %.3f of the variance of %d training windows",
             k,
@@ -118,12 +123,23 @@ class PcaSpace:
         draws = torch.randn(coefficients.shape, generator=generator)
         return torch.where(torch.as_tensor(noise)[:, None], draws, coefficients)
 
+    def unclipped(self, variable: torch.Tensor) -> torch.Tensor:
+        """The decoded input [S, C, T] before clipping to the box."""
+        return (self.mean + variable @ self.basis).reshape(len(variable), *self.shape)
+
     def decode(self, variable: torch.Tensor) -> torch.Tensor:
-        z = (self.mean + variable @ self.basis).reshape(len(variable), *self.shape)
-        return box(z, self.lo, self.hi)
+        return box(self.unclipped(variable), self.lo, self.hi)
 
     def penalties(self, variable: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"prior": self.prior * 0.5 * variable.pow(2).mean(dim=1)}
+        """``prior``, and ``box``: the mean squared excess of the decoded input (before clipping)
+        beyond the training box shrunk by :data:`BOX_MARGIN` of its range, so that the optimum pays
+        for leaving real music's range instead of being clipped onto its bounds."""
+        raw = self.unclipped(variable)
+        excess = torch.relu(raw - self.inner_hi) + torch.relu(self.inner_lo - raw)
+        return {
+            "prior": self.prior * 0.5 * variable.pow(2).mean(dim=1),
+            "box": self.box_weight * excess.pow(2).mean(dim=(1, 2)),
+        }
 
     def project(self, variable: torch.Tensor) -> None:
         """Nothing to project: the decoder clips to the box."""
