@@ -19,7 +19,8 @@ And the model-based ``projection`` test (:mod:`fmagenre.evolution.axis`) on simu
 embeddings (:func:`simulate_fold_embeddings`: artist effects, artist-grouped folds, each fold model
 its own basis and its own shift of its held-out fold): its false-positive rate refitting the axes
 under every permutation, as the pipeline does, beside a permutation that holds the positions fixed,
-and its power at a planted drift along one embedding direction. Writes its numbers into
+the coverage of the true slope 0 by both CIs on null genres, and its power at a planted drift along
+one embedding direction. Writes its numbers into
 results/bench.json and draws results/figures/bench/evolution_calibration.png.
 Run: ``.venv/bin/python bench/bench_evolution.py``. Last line: one JSON object (bench/run_all.py).
 """
@@ -191,14 +192,16 @@ def run_projection(rng: np.random.Generator) -> dict:
         for refit in (True, False):
             if drift and not refit:
                 continue  # power is the refitted test's only
-            p = [
-                projection_trend(rng, *simulate_fold_embeddings(rng, drift=drift), refit=refit)[
-                    "p_value"
-                ]
+            results = [
+                projection_trend(rng, *simulate_fold_embeddings(rng, drift=drift), refit=refit)
                 for _ in range(PROJECTION_GENRES)
             ]
-            key = f"rejection_{'refitted' if refit else 'positions_fixed'}_drift_{drift:g}"
-            out[key] = float(np.mean(np.array(p) < ALPHA))
+            name = f"{'refitted' if refit else 'positions_fixed'}_drift_{drift:g}"
+            out[f"rejection_{name}"] = float(np.mean([r["p_value"] < ALPHA for r in results]))
+            if not drift:  # the true slope of a null genre is 0
+                out[f"ci_covers_0_{name}"] = float(
+                    np.mean([r["ci_low"] <= 0 <= r["ci_high"] for r in results])
+                )
     out["n_genres"] = PROJECTION_GENRES
     return out
 
@@ -278,7 +281,9 @@ def main() -> int:
         f"projection: FPR refitted {projection['rejection_refitted_drift_0']:.3f}, positions "
         f"fixed {projection['rejection_positions_fixed_drift_0']:.3f} (goal 0.03-0.07); power "
         f"{projection['rejection_refitted_drift_1.5']:.3f} at 1.5 SD, "
-        f"{projection['rejection_refitted_drift_3']:.3f} at 3 SD"
+        f"{projection['rejection_refitted_drift_3']:.3f} at 3 SD; CI covers 0 on null genres "
+        f"{projection['ci_covers_0_refitted_drift_0']:.3f} (BCa, refitted) / "
+        f"{projection['ci_covers_0_positions_fixed_drift_0']:.3f} (percentile, positions fixed)"
     )
     for tracks, result in family.items():
         print(

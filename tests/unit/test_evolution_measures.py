@@ -115,3 +115,14 @@ def test_track_scores_name_the_model_that_scored_each_track(tmp_path):
         _, expected = model_logits(*load_model(checkpoint_path), x, embeddings=True)
         assert embedded[row] == pytest.approx(expected[3], abs=1e-5)
     assert not np.allclose(by_model[0], by_model[1])
+
+
+def test_embeddings_of_the_old_layout_name_the_file_and_the_fix(tmp_path):
+    import h5py
+
+    path = tmp_path / "embeddings.h5"
+    with h5py.File(path, "w") as handle:  # the layout before by_model: one embedding per track
+        handle.create_dataset("track_id", data=np.arange(3))
+        handle.create_dataset("embedding", data=np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="embeddings.h5.*rerun rule evolution_scores"):
+        read_embeddings(str(path))

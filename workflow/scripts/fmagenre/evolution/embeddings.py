@@ -29,6 +29,11 @@ def write_embeddings(
 def read_embeddings(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(track_id [N], by_model float64 [M, N, D], the M checkpoints)."""
     with h5py.File(path, "r") as handle:
+        if "by_model" not in handle:
+            raise ValueError(
+                f"{path} has no dataset 'by_model' (written before every fold model embedded every "
+                "track); fix: rerun rule evolution_scores"
+            )
         return (
             handle["track_id"][()],
             handle["by_model"][()].astype(np.float64),

@@ -184,7 +184,8 @@ def trends_table(
     """One row per genre and measure over the genre's eligible cells; BH over the whole table.
 
     The model measures are fitted within the groups of ``group`` (the model that scored each track:
-    two fold models' embeddings differ in offset and scale). ``projection`` refits its axes (from
+    two fold models' embeddings differ in offset and scale; with one held-out model, its artist
+    groups, where the fixed effects only cost a few degrees of freedom). ``projection`` refits its axes (from
     ``by_model``) under every permutation and is tested one-sided: by construction a drift in one
     direction moves held-out tracks *along* the axis, so only "rising" is evidence of a drift.
     """
